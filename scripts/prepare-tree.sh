@@ -1,0 +1,97 @@
+#!/bin/bash
+# Make $BUILD/qemu = pristine Debian QEMU + patches/series + qemu/ overlay.
+#
+# Incremental by design: a file is rewritten only when its content changes,
+# so ninja rebuilds only what an edit to patches/ or qemu/ affects.  Files
+# under qemu/ are symlinked, so editing them needs no copy at all.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$top/build}
+pristine=$build/qemu-pristine
+tree=$build/qemu
+state=$tree/.qemu-vmi-state
+series=$top/patches/series
+. "$top/scripts/series-lib.sh"
+
+die() { echo "prepare-tree: $*" >&2; exit 1; }
+
+[ -d "$pristine" ] || die "no pristine tree; run scripts/fetch-qemu.sh"
+if [ ! -f "$tree/VERSION" ]; then
+    echo "prepare-tree: copying pristine tree to $tree"
+    rm -rf "$tree"
+    cp -a "$pristine" "$tree"
+fi
+mkdir -p "$state"
+
+# Copy $1 to $2 unless they already have the same content.
+sync_file() {
+    if ! cmp -s "$1" "$2"; then
+        mkdir -p "$(dirname "$2")"
+        rm -f "$2"
+        cp "$1" "$2"
+        echo "  updated ${2#$tree/}"
+    fi
+}
+
+# --- patches/: apply the series to pristine copies of the files it touches
+patches=()
+if [ -f "$series" ]; then
+    mapfile -t patches < <(series_patches "$series")
+fi
+for p in "${patches[@]}"; do
+    [ -f "$top/patches/$p" ] || die "patches/series names missing $p"
+done
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+: > "$stage/.files"
+for p in "${patches[@]}"; do
+    patch_files "$top/patches/$p" >> "$stage/.files"
+done
+sort -u "$stage/.files" -o "$stage/.files"
+while read -r f; do
+    if [ -f "$pristine/$f" ]; then
+        mkdir -p "$stage/$(dirname "$f")"
+        cp "$pristine/$f" "$stage/$f"
+    fi
+done < "$stage/.files"
+for p in "${patches[@]}"; do
+    patch -p1 -s -N -r - --no-backup-if-mismatch -d "$stage" \
+        < "$top/patches/$p" || die "patches/$p does not apply"
+done
+while read -r f; do
+    [ -f "$stage/$f" ] && sync_file "$stage/$f" "$tree/$f"
+done < "$stage/.files"
+
+# Files patched last time but no longer: back to pristine.
+if [ -f "$state/patched" ]; then
+    comm -23 "$state/patched" "$stage/.files" | while read -r f; do
+        if [ -f "$pristine/$f" ]; then
+            sync_file "$pristine/$f" "$tree/$f"
+        else
+            rm -f "$tree/$f"
+        fi
+    done
+fi
+mv "$stage/.files" "$state/patched"
+
+# --- qemu/: new files, symlinked into the tree
+(cd "$top/qemu" && find . -type f ! -name '*~' | sed 's|^\./||' | sort) \
+    > "$state/overlay.new"
+while read -r f; do
+    [ -e "$pristine/$f" ] &&
+        die "qemu/$f exists in QEMU: edit it through patches/, not qemu/"
+    if [ "$(readlink "$tree/$f" 2>/dev/null)" != "$top/qemu/$f" ]; then
+        mkdir -p "$(dirname "$tree/$f")"
+        ln -sfn "$top/qemu/$f" "$tree/$f"
+        echo "  linked ${f}"
+    fi
+done < "$state/overlay.new"
+if [ -f "$state/overlay" ]; then
+    comm -23 "$state/overlay" "$state/overlay.new" | while read -r f; do
+        rm -f "$tree/$f"
+        echo "  removed $f"
+    done
+fi
+mv "$state/overlay.new" "$state/overlay"

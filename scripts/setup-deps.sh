@@ -1,0 +1,61 @@
+#!/bin/bash
+# Install the Debian 12 packages needed to fetch, build and test QEMU with
+# our series.  Idempotent: does nothing when everything is installed.
+# Run as root (CI and the project's machines run as root).
+set -euo pipefail
+
+packages=(
+    # fetching the source: apt-get source + dpkg-source
+    dpkg-dev
+    # QEMU 7.2 minimal build
+    build-essential ninja-build meson pkg-config flex bison python3-venv
+    libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
+    # firmware (stripped from Debian's source package)
+    seabios qemu-system-data ipxe-qemu
+    # tests and tools
+    git perl socat python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+src_list=/etc/apt/sources.list.d/qemu-vmi-deb-src.sources
+need_update=0
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ &&
+   ! grep -qs '^deb-src .*bookworm' /etc/apt/sources.list; then
+    cat > "$src_list" <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    need_update=1
+fi
+
+if [ ${#missing[@]} -eq 0 ] && [ $need_update -eq 0 ]; then
+    echo "setup-deps: all packages present"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup-deps: installing ${missing[*]}"
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
