@@ -1,0 +1,65 @@
+#!/bin/bash
+# Build everything the tests need, export the series (checkpatch must be
+# clean), and run the tests in QEMU's own harness (meson test).
+# Ends with one line "check: N passed, M failed" and exits non-zero on any
+# failure.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$top/build}
+objdir=$build/qemu/build
+export PATH=/usr/bin:$PATH
+
+# Our qtests, then QEMU's own tests of the monitor, which we must not break.
+qtests=(
+    pmemsave-test
+    qmp-cmd-test
+    qmp-test
+    test-hmp
+)
+
+passed=0
+failed=0
+fail() { echo "check: FAILED: $*" >&2; failed=$((failed + 1)); }
+
+targets=(qemu-system-x86_64)
+for t in "${qtests[@]}"; do
+    targets+=("tests/qtest/$t")
+done
+if ! "$top/scripts/build-qemu.sh" "${targets[@]}"; then
+    echo "check: build failed"
+    echo "check: 0 passed, 1 failed"
+    exit 1
+fi
+
+echo "== series: export and checkpatch"
+if "$top/scripts/export-series.sh"; then
+    passed=$((passed + 1))
+else
+    fail "series export or checkpatch"
+fi
+
+echo "== qtests: ${qtests[*]}"
+names=()
+for t in "${qtests[@]}"; do
+    names+=("qtest-x86_64/$t")
+done
+log=$(mktemp)
+(cd "$objdir" && meson test --no-rebuild --print-errorlogs "${names[@]}") \
+    2>&1 | tee "$log"
+ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log")
+bad=0
+for k in Fail Timeout 'Unexpected Pass'; do
+    n=$(sed -n "s/^$k: *\([0-9]*\).*/\1/p" "$log")
+    bad=$((bad + ${n:-0}))
+done
+rm -f "$log"
+if [ -z "$ok" ]; then
+    fail "meson test did not run"
+else
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+fi
+
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
