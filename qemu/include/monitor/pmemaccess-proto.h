@@ -1,0 +1,128 @@
+/*
+ * pmemaccess wire protocol: guest-physical memory over a UNIX socket
+ *
+ * docs/interop/pmemaccess.rst is the specification; this header gives the
+ * same constants and layouts to QEMU and to clients.  It depends on
+ * nothing but <stdint.h>.
+ *
+ * Copyright (c) 2026 The qemu-vmi authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef PMEMACCESS_PROTO_H
+#define PMEMACCESS_PROTO_H
+
+#include <stdint.h>
+
+/*
+ * Version 1: LibVMI's protocol, unchanged.  Native byte order.  Requests
+ * are 24 bytes; only the low byte of @type counts (old clients declare it
+ * uint8_t and leave padding after it).
+ *
+ * READ answers @length bytes followed by one status byte (1 success,
+ * 0 failure; the data of a failed read is zeros).  WRITE is followed by
+ * @length bytes of data and answers one status byte.  QUIT closes.
+ */
+typedef struct PmemAccessV1Request {
+    uint64_t type;
+    uint64_t address;
+    uint64_t length;
+} PmemAccessV1Request;
+
+#define PMEMACCESS_V1_QUIT          0
+#define PMEMACCESS_V1_READ          1
+#define PMEMACCESS_V1_WRITE         2
+
+/*
+ * Version 2.  Every integer is little-endian.  A v2 client starts with
+ * its hello, whose first byte ('Q') is never a v1 request type.
+ */
+#define PMEMACCESS_V2_CLIENT_MAGIC  "QPMEMv2\n"
+#define PMEMACCESS_V2_SERVER_MAGIC  "QPMEMsrv"
+#define PMEMACCESS_V2_VERSION       2
+
+typedef struct PmemAccessV2ClientHello {
+    char magic[8];                  /* PMEMACCESS_V2_CLIENT_MAGIC */
+    uint32_t version;               /* PMEMACCESS_V2_VERSION */
+    uint32_t flags;                 /* reserved, 0 */
+} PmemAccessV2ClientHello;
+
+/* PmemAccessV2ServerHello.flags */
+#define PMEMACCESS_V2_HELLO_WRITE   (1u << 0)   /* WRITE is allowed */
+
+typedef struct PmemAccessV2ServerHello {
+    char magic[8];                  /* PMEMACCESS_V2_SERVER_MAGIC */
+    uint32_t version;               /* PMEMACCESS_V2_VERSION */
+    uint32_t flags;                 /* PMEMACCESS_V2_HELLO_* */
+    uint32_t max_payload;           /* most data bytes in one request */
+    uint32_t max_segments;          /* most segments in one READV */
+    uint64_t ram_size;              /* sum of the RAM ranges' lengths */
+    uint32_t nr_ranges;             /* PmemAccessV2Range entries follow */
+    uint32_t reserved;
+} PmemAccessV2ServerHello;
+
+/* PmemAccessV2Range.flags */
+#define PMEMACCESS_V2_RANGE_ROM     (1u << 0)   /* read-only memory */
+
+typedef struct PmemAccessV2Range {
+    uint64_t start;                 /* guest-physical address */
+    uint64_t length;
+    uint32_t flags;                 /* PMEMACCESS_V2_RANGE_* */
+    uint32_t reserved;
+} PmemAccessV2Range;
+
+#define PMEMACCESS_V2_REQUEST_MAGIC 0x51524d50u     /* "PMRQ" */
+#define PMEMACCESS_V2_REPLY_MAGIC   0x50524d50u     /* "PMRP" */
+
+/* PmemAccessV2Request.type */
+#define PMEMACCESS_V2_DISCONNECT    0
+#define PMEMACCESS_V2_READ          1
+#define PMEMACCESS_V2_WRITE         2
+#define PMEMACCESS_V2_READV         3
+#define PMEMACCESS_V2_LAYOUT        4
+
+/* PmemAccessV2Request.flags */
+#define PMEMACCESS_V2_FLAG_VIRTUAL  (1u << 0)   /* addresses are virtual */
+#define PMEMACCESS_V2_FLAG_LA57     (1u << 1)   /* 5-level paging */
+#define PMEMACCESS_V2_FLAG_PAUSED   (1u << 2)   /* vCPUs paused meanwhile */
+
+typedef struct PmemAccessV2Request {
+    uint32_t magic;                 /* PMEMACCESS_V2_REQUEST_MAGIC */
+    uint16_t type;                  /* PMEMACCESS_V2_DISCONNECT... */
+    uint16_t flags;                 /* PMEMACCESS_V2_FLAG_* */
+    uint64_t cookie;                /* echoed in the reply */
+    uint64_t address;               /* READ, WRITE: first byte */
+    uint64_t length;                /* READ, WRITE: bytes; READV: segments */
+    uint64_t root;                  /* FLAG_VIRTUAL: page-table root (CR3) */
+} PmemAccessV2Request;
+
+/* A READV request is followed by this many segments. */
+typedef struct PmemAccessV2Segment {
+    uint64_t address;
+    uint64_t length;
+} PmemAccessV2Segment;
+
+/* PmemAccessV2Reply.error, and READV's per-segment status */
+#define PMEMACCESS_V2_OK            0
+#define PMEMACCESS_V2_EINVAL        1   /* malformed request */
+#define PMEMACCESS_V2_EUNSUPPORTED  2   /* unknown type */
+#define PMEMACCESS_V2_ETOOBIG       3   /* over max_payload/max_segments */
+#define PMEMACCESS_V2_EOVERFLOW     4   /* range wraps past 2^64 */
+#define PMEMACCESS_V2_ENOTRAM       5   /* MMIO or unassigned: refused */
+#define PMEMACCESS_V2_EPERM         6   /* write refused, or ROM */
+#define PMEMACCESS_V2_EFAULT        7   /* virtual address not mapped */
+
+typedef struct PmemAccessV2Reply {
+    uint32_t magic;                 /* PMEMACCESS_V2_REPLY_MAGIC */
+    uint32_t error;                 /* PMEMACCESS_V2_OK or an error */
+    uint64_t cookie;                /* the request's */
+    uint64_t length;                /* data bytes that follow */
+    uint64_t address;               /* on error: the first failing address */
+} PmemAccessV2Reply;
+
+/* The server's limits */
+#define PMEMACCESS_MAX_PAYLOAD      (64u * 1024 * 1024)
+#define PMEMACCESS_MAX_SEGMENTS     4096u
+
+#endif /* PMEMACCESS_PROTO_H */

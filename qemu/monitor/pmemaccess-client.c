@@ -1,0 +1,663 @@
+/*
+ * pmemaccess: one client connection, served on its own thread
+ *
+ * The first byte tells the protocol: 'Q' starts a version 2 hello, any
+ * other byte is the first of a version 1 (LibVMI) request.  See
+ * docs/interop/pmemaccess.rst.
+ *
+ * Memory use per client is fixed: one input and one output buffer of
+ * PMEMACCESS_CHUNK bytes, whatever lengths the client sends.  Replies are
+ * assembled in the output buffer, so a small read or a batch goes out in
+ * one sendmsg().
+ *
+ * Copyright (c) 2026 The qemu-vmi authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/main-loop.h"
+#include "qemu/rcu.h"
+#include "sysemu/cpus.h"
+#include "pmemaccess-int.h"
+#include "trace.h"
+
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV1Request) != 24);
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2ClientHello) != 16);
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2ServerHello) != 40);
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Range) != 24);
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Request) != 40);
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Segment) != 16);
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Reply) != 32);
+/* A whole READV segment list fits in the input buffer */
+QEMU_BUILD_BUG_ON(PMEMACCESS_MAX_SEGMENTS * sizeof(PmemAccessV2Segment) >
+                  PMEMACCESS_CHUNK);
+
+struct PmemAccessClient {
+    PmemAccessServer *server;
+    QIOChannelSocket *sioc;
+    QIOChannel *ioc;
+    uint8_t *in;                /* PMEMACCESS_CHUNK bytes */
+    uint8_t *out;               /* PMEMACCESS_CHUNK bytes */
+    size_t out_len;             /* bytes of out waiting to be sent */
+    bool paused;                /* vCPUs paused: out must not be flushed */
+    uint32_t status[PMEMACCESS_MAX_SEGMENTS];
+};
+
+/* --- I/O ---------------------------------------------------------------*/
+
+static bool recv_all(PmemAccessClient *c, void *buf, size_t len)
+{
+    return qio_channel_read_all(c->ioc, buf, len, NULL) == 0;
+}
+
+static bool out_flush(PmemAccessClient *c)
+{
+    assert(!c->paused);
+    if (c->out_len &&
+        qio_channel_write_all(c->ioc, (char *)c->out, c->out_len, NULL)) {
+        return false;
+    }
+    c->out_len = 0;
+    return true;
+}
+
+static bool out_put(PmemAccessClient *c, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    while (len) {
+        size_t l = MIN(len, PMEMACCESS_CHUNK - c->out_len);
+
+        if (!l) {
+            if (!out_flush(c)) {
+                return false;
+            }
+            continue;
+        }
+        memcpy(c->out + c->out_len, p, l);
+        c->out_len += l;
+        p += l;
+        len -= l;
+    }
+    return true;
+}
+
+static bool out_zeros(PmemAccessClient *c, size_t len)
+{
+    while (len) {
+        size_t l = MIN(len, PMEMACCESS_CHUNK - c->out_len);
+
+        if (!l) {
+            if (!out_flush(c)) {
+                return false;
+            }
+            continue;
+        }
+        memset(c->out + c->out_len, 0, l);
+        c->out_len += l;
+        len -= l;
+    }
+    return true;
+}
+
+/*
+ * Append @len bytes of guest memory, checked beforehand, to the reply.
+ * If they can no longer be read (the memory map or the page tables
+ * changed since the check), the reply cannot be completed honestly and
+ * the connection must end: return false.
+ */
+static bool out_mem(PmemAccessClient *c, const PmemAccessSpace *space,
+                    uint64_t addr, uint64_t len)
+{
+    while (len) {
+        size_t l = MIN(len, PMEMACCESS_CHUNK - c->out_len);
+        uint64_t fail;
+
+        if (!l) {
+            if (!out_flush(c)) {
+                return false;
+            }
+            continue;
+        }
+        if (pmemaccess_mem_read(space, addr, c->out + c->out_len, l, &fail)) {
+            trace_pmemaccess_client_changed(c, fail);
+            return false;
+        }
+        c->out_len += l;
+        addr += l;
+        len -= l;
+    }
+    return true;
+}
+
+/* --- pausing the guest for one request ---------------------------------*/
+
+static void pause_guest(PmemAccessClient *c)
+{
+    qemu_mutex_lock_iothread();
+    pause_all_vcpus();
+    c->paused = true;
+}
+
+static void resume_guest(PmemAccessClient *c)
+{
+    c->paused = false;
+    /* does nothing if the VM was stopped before */
+    resume_all_vcpus();
+    qemu_mutex_unlock_iothread();
+}
+
+/* --- version 1: LibVMI -------------------------------------------------*/
+
+/*
+ * v1 READ: @len bytes, then a status byte.  The data of a failed read is
+ * zeros; @valid false fails it from the start (a range that wraps).
+ */
+static bool v1_read(PmemAccessClient *c, uint64_t addr, uint64_t len,
+                    bool valid)
+{
+    uint8_t status = 1;
+    uint64_t fail, done;
+
+    if (!valid) {
+        status = 0;
+        if (!out_zeros(c, len)) {
+            return false;
+        }
+    } else if (len + 1 <= PMEMACCESS_CHUNK - c->out_len) {
+        /* data and status in one sendmsg(): LibVMI reads them at once */
+        uint8_t *data = c->out + c->out_len;
+
+        if (pmemaccess_mem_read(NULL, addr, data, len, &fail)) {
+            memset(data, 0, len);
+            status = 0;
+        }
+        c->out_len += len;
+    } else if (pmemaccess_mem_check(NULL, addr, len, false, &fail)) {
+        status = 0;
+        if (!out_zeros(c, len)) {
+            return false;
+        }
+    } else {
+        for (done = 0; done < len; done += PMEMACCESS_CHUNK) {
+            uint64_t l = MIN(PMEMACCESS_CHUNK, len - done);
+
+            if (!status || !out_mem(c, NULL, addr + done, l)) {
+                status = 0;
+                if (!out_zeros(c, l)) {
+                    return false;
+                }
+            }
+        }
+    }
+    pmemaccess_server_count(c->server, status ? len : 0, 0, !status);
+    return out_put(c, &status, 1) && out_flush(c);
+}
+
+/* v1 WRITE: take @len bytes of data, then answer a status byte. */
+static bool v1_write(PmemAccessClient *c, uint64_t addr, uint64_t len,
+                     bool valid)
+{
+    bool ok = valid && pmemaccess_server_allows_write(c->server);
+    uint64_t fail, done;
+
+    for (done = 0; done < len; done += PMEMACCESS_CHUNK) {
+        uint64_t l = MIN(PMEMACCESS_CHUNK, len - done);
+
+        if (!recv_all(c, c->in, l)) {
+            return false;
+        }
+        if (ok && pmemaccess_mem_write(addr + done, c->in, l, &fail)) {
+            ok = false;
+        }
+    }
+    pmemaccess_server_count(c->server, 0, ok ? len : 0, !ok);
+    return out_put(c, &(uint8_t){ ok }, 1) && out_flush(c);
+}
+
+static void serve_v1(PmemAccessClient *c, uint8_t first)
+{
+    PmemAccessV1Request req;
+
+    ((uint8_t *)&req)[0] = first;
+    if (!recv_all(c, (uint8_t *)&req + 1, sizeof(req) - 1)) {
+        return;
+    }
+    for (;;) {
+        uint8_t type = req.type & 0xff;
+        uint64_t addr = req.address, len = req.length;
+        bool ok, valid;
+
+        trace_pmemaccess_v1_request(c, type, addr, len);
+        if (type == PMEMACCESS_V1_QUIT) {
+            return;
+        }
+        if ((type != PMEMACCESS_V1_READ && type != PMEMACCESS_V1_WRITE) ||
+            len > PMEMACCESS_MAX_PAYLOAD) {
+            /* v1 has no way to say so and stay in sync with the client */
+            trace_pmemaccess_client_bad_request(c, "v1 type or length");
+            pmemaccess_server_count(c->server, 0, 0, true);
+            return;
+        }
+        valid = !len || addr + len - 1 >= addr;
+        ok = type == PMEMACCESS_V1_READ ? v1_read(c, addr, len, valid) :
+                                          v1_write(c, addr, len, valid);
+        if (!ok || qio_channel_read_all_eof(c->ioc, (char *)&req,
+                                            sizeof(req), NULL) != 1) {
+            return;
+        }
+    }
+}
+
+/* --- version 2 ---------------------------------------------------------*/
+
+static bool v2_reply(PmemAccessClient *c, const PmemAccessV2Request *req,
+                     uint32_t error, uint64_t len, uint64_t fail_addr)
+{
+    PmemAccessV2Reply r = {
+        .magic = cpu_to_le32(PMEMACCESS_V2_REPLY_MAGIC),
+        .error = cpu_to_le32(error),
+        .cookie = cpu_to_le64(req->cookie),
+        .length = cpu_to_le64(len),
+        .address = cpu_to_le64(error ? fail_addr : 0),
+    };
+
+    if (error) {
+        trace_pmemaccess_v2_error(c, req->cookie, error, fail_addr);
+    }
+    return out_put(c, &r, sizeof(r));
+}
+
+/* An error reply with no data; the connection goes on. */
+static bool v2_fail(PmemAccessClient *c, const PmemAccessV2Request *req,
+                    uint32_t error, uint64_t fail_addr)
+{
+    pmemaccess_server_count(c->server, 0, 0, true);
+    return v2_reply(c, req, error, 0, fail_addr);
+}
+
+static bool v2_put_ranges(PmemAccessClient *c, GArray *ranges)
+{
+    guint i;
+
+    for (i = 0; i < ranges->len; i++) {
+        PmemAccessV2Range *r = &g_array_index(ranges, PmemAccessV2Range, i);
+        PmemAccessV2Range le = {
+            .start = cpu_to_le64(r->start),
+            .length = cpu_to_le64(r->length),
+            .flags = cpu_to_le32(r->flags),
+        };
+
+        if (!out_put(c, &le, sizeof(le))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Check a range's length against @max and for wrapping. */
+static uint32_t v2_check_length(uint64_t addr, uint64_t len, uint64_t max)
+{
+    if (len == 0) {
+        return PMEMACCESS_V2_EINVAL;
+    }
+    if (len > max) {
+        return PMEMACCESS_V2_ETOOBIG;
+    }
+    if (addr + len - 1 < addr) {
+        return PMEMACCESS_V2_EOVERFLOW;
+    }
+    return PMEMACCESS_V2_OK;
+}
+
+/* Requests served with the guest paused must fit in one buffer. */
+static uint64_t v2_max_reply(const PmemAccessV2Request *req)
+{
+    if (req->flags & PMEMACCESS_V2_FLAG_PAUSED) {
+        return PMEMACCESS_CHUNK - sizeof(PmemAccessV2Reply);
+    }
+    return PMEMACCESS_MAX_PAYLOAD;
+}
+
+static bool v2_read(PmemAccessClient *c, const PmemAccessV2Request *req,
+                    const PmemAccessSpace *space)
+{
+    uint64_t fail = req->address;
+    uint32_t err;
+
+    err = v2_check_length(req->address, req->length, v2_max_reply(req));
+    if (err) {
+        return v2_fail(c, req, err, fail);
+    }
+    if (sizeof(PmemAccessV2Reply) + req->length <=
+        PMEMACCESS_CHUNK - c->out_len) {
+        /* Read right behind the reply header; take it back on failure */
+        size_t at = c->out_len;
+
+        err = pmemaccess_mem_read(space, req->address,
+                                  c->out + at + sizeof(PmemAccessV2Reply),
+                                  req->length, &fail);
+        if (err) {
+            return v2_fail(c, req, err, fail);
+        }
+        v2_reply(c, req, PMEMACCESS_V2_OK, req->length, 0);
+        c->out_len += req->length;
+    } else {
+        err = pmemaccess_mem_check(space, req->address, req->length, false,
+                                   &fail);
+        if (err) {
+            return v2_fail(c, req, err, fail);
+        }
+        if (!v2_reply(c, req, PMEMACCESS_V2_OK, req->length, 0) ||
+            !out_mem(c, space, req->address, req->length)) {
+            return false;
+        }
+    }
+    pmemaccess_server_count(c->server, req->length, 0, false);
+    return true;
+}
+
+/*
+ * Take READV's segment list into c->in, before any pausing.  A list that
+ * is too long cannot be skipped safely: answer and end the connection.
+ */
+static bool v2_readv_recv(PmemAccessClient *c, const PmemAccessV2Request *req)
+{
+    if (req->length > PMEMACCESS_MAX_SEGMENTS) {
+        v2_fail(c, req, PMEMACCESS_V2_ETOOBIG, 0);
+        out_flush(c);
+        return false;
+    }
+    return recv_all(c, c->in, req->length * sizeof(PmemAccessV2Segment));
+}
+
+static bool v2_readv(PmemAccessClient *c, const PmemAccessV2Request *req,
+                     const PmemAccessSpace *space)
+{
+    PmemAccessV2Segment *seg = (PmemAccessV2Segment *)c->in;
+    uint64_t n = req->length, total = 0, ok_total = 0, fail, i;
+    uint64_t status_len = ROUND_UP(n * sizeof(uint32_t), 8);
+    uint32_t err = PMEMACCESS_V2_OK;
+
+    if (n == 0) {
+        return v2_fail(c, req, PMEMACCESS_V2_EINVAL, 0);
+    }
+    for (i = 0; i < n && !err; i++) {
+        seg[i].address = le64_to_cpu(seg[i].address);
+        seg[i].length = le64_to_cpu(seg[i].length);
+        err = v2_check_length(seg[i].address, seg[i].length,
+                              PMEMACCESS_MAX_PAYLOAD);
+        total += seg[i].length;
+        if (!err && status_len + total > v2_max_reply(req)) {
+            err = PMEMACCESS_V2_ETOOBIG;
+        }
+    }
+    if (err) {
+        return v2_fail(c, req, err, seg[i - 1].address);
+    }
+
+    for (i = 0; i < n; i++) {
+        c->status[i] = pmemaccess_mem_check(space, seg[i].address,
+                                            seg[i].length, false, &fail);
+        if (!c->status[i]) {
+            ok_total += seg[i].length;
+        }
+        c->status[i] = cpu_to_le32(c->status[i]);
+    }
+    if (!v2_reply(c, req, PMEMACCESS_V2_OK, status_len + ok_total, 0) ||
+        !out_put(c, c->status, n * sizeof(uint32_t)) ||
+        !out_zeros(c, status_len - n * sizeof(uint32_t))) {
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        if (!c->status[i] &&
+            !out_mem(c, space, seg[i].address, seg[i].length)) {
+            return false;
+        }
+    }
+    pmemaccess_server_count(c->server, ok_total, 0, ok_total < total);
+    return true;
+}
+
+/*
+ * WRITE: the data follows the request and is always consumed, so that a
+ * refused write leaves the stream in sync; @err, if set, refuses it.
+ */
+static bool v2_write(PmemAccessClient *c, const PmemAccessV2Request *req,
+                     uint32_t err)
+{
+    uint64_t addr = req->address, len = req->length, done, fail = addr;
+
+    if (len > PMEMACCESS_MAX_PAYLOAD) {
+        /* The data cannot be skipped safely: end here */
+        v2_fail(c, req, PMEMACCESS_V2_ETOOBIG, addr);
+        out_flush(c);
+        return false;
+    }
+    if (!err) {
+        err = v2_check_length(addr, len, v2_max_reply(req));
+    }
+    if (!err && !pmemaccess_server_allows_write(c->server)) {
+        err = PMEMACCESS_V2_EPERM;
+    }
+    if (!err) {
+        err = pmemaccess_mem_check(NULL, addr, len, true, &fail);
+    }
+    if (!err && (req->flags & PMEMACCESS_V2_FLAG_PAUSED)) {
+        /* Take all the data first: never wait for the client paused */
+        if (!recv_all(c, c->in, len)) {
+            return false;
+        }
+        pause_guest(c);
+        err = pmemaccess_mem_write(addr, c->in, len, &fail);
+        resume_guest(c);
+    } else {
+        for (done = 0; done < len; done += PMEMACCESS_CHUNK) {
+            uint64_t l = MIN(PMEMACCESS_CHUNK, len - done);
+
+            if (!recv_all(c, c->in, l)) {
+                return false;
+            }
+            if (!err) {
+                err = pmemaccess_mem_write(addr + done, c->in, l, &fail);
+            }
+        }
+    }
+    if (err) {
+        return v2_fail(c, req, err, fail);
+    }
+    pmemaccess_server_count(c->server, 0, len, false);
+    return v2_reply(c, req, PMEMACCESS_V2_OK, 0, 0);
+}
+
+static bool v2_layout(PmemAccessClient *c, const PmemAccessV2Request *req)
+{
+    uint64_t ram_size;
+    g_autoptr(GArray) ranges = pmemaccess_mem_layout(&ram_size);
+    uint32_t head[2] = { cpu_to_le32(ranges->len), 0 };
+
+    pmemaccess_server_count(c->server, 0, 0, false);
+    return v2_reply(c, req, PMEMACCESS_V2_OK,
+                    sizeof(head) + ranges->len * sizeof(PmemAccessV2Range),
+                    0) &&
+           out_put(c, head, sizeof(head)) &&
+           v2_put_ranges(c, ranges);
+}
+
+/* Serve one request; false ends the connection. */
+static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
+{
+    const uint16_t known = PMEMACCESS_V2_FLAG_VIRTUAL |
+                           PMEMACCESS_V2_FLAG_LA57 |
+                           PMEMACCESS_V2_FLAG_PAUSED;
+    bool virtual = req->flags & PMEMACCESS_V2_FLAG_VIRTUAL;
+    PmemAccessSpace space = {
+        .virtual = virtual,
+        .la57 = req->flags & PMEMACCESS_V2_FLAG_LA57,
+        .root = req->root,
+    };
+    bool ok;
+
+    trace_pmemaccess_v2_request(c, req->type, req->flags, req->cookie,
+                                req->address, req->length);
+    if (req->type == PMEMACCESS_V2_DISCONNECT) {
+        return false;
+    }
+    if (req->type == PMEMACCESS_V2_WRITE) {
+        bool bad = (req->flags & ~known) || virtual || space.la57;
+
+        return v2_write(c, req, bad ? PMEMACCESS_V2_EINVAL : 0);
+    }
+    if (req->type > PMEMACCESS_V2_LAYOUT) {
+        return v2_fail(c, req, PMEMACCESS_V2_EUNSUPPORTED, 0);
+    }
+    if ((req->flags & ~known) || (space.la57 && !virtual) ||
+        (virtual && req->type == PMEMACCESS_V2_LAYOUT)) {
+        if (req->type == PMEMACCESS_V2_READV && req->length) {
+            /* its segment list follows and cannot be trusted: end here */
+            v2_fail(c, req, PMEMACCESS_V2_EINVAL, 0);
+            out_flush(c);
+            return false;
+        }
+        return v2_fail(c, req, PMEMACCESS_V2_EINVAL, 0);
+    }
+
+    if (req->type == PMEMACCESS_V2_READV && !v2_readv_recv(c, req)) {
+        return false;
+    }
+    if (req->flags & PMEMACCESS_V2_FLAG_PAUSED) {
+        pause_guest(c);
+    }
+    switch (req->type) {
+    case PMEMACCESS_V2_READ:
+        ok = v2_read(c, req, &space);
+        break;
+    case PMEMACCESS_V2_READV:
+        ok = v2_readv(c, req, &space);
+        break;
+    default:
+        ok = v2_layout(c, req);
+        break;
+    }
+    if (req->flags & PMEMACCESS_V2_FLAG_PAUSED) {
+        resume_guest(c);
+    }
+    return ok;
+}
+
+static bool v2_hello(PmemAccessClient *c)
+{
+    PmemAccessV2ClientHello ch;
+    PmemAccessV2ServerHello sh = {
+        .magic = PMEMACCESS_V2_SERVER_MAGIC,
+        .version = cpu_to_le32(PMEMACCESS_V2_VERSION),
+        .flags = cpu_to_le32(pmemaccess_server_allows_write(c->server) ?
+                             PMEMACCESS_V2_HELLO_WRITE : 0),
+        .max_payload = cpu_to_le32(PMEMACCESS_MAX_PAYLOAD),
+        .max_segments = cpu_to_le32(PMEMACCESS_MAX_SEGMENTS),
+    };
+    g_autoptr(GArray) ranges = NULL;
+    uint64_t ram_size;
+
+    ch.magic[0] = 'Q';
+    if (!recv_all(c, ch.magic + 1, sizeof(ch) - 1)) {
+        return false;
+    }
+    if (memcmp(ch.magic, PMEMACCESS_V2_CLIENT_MAGIC, sizeof(ch.magic))) {
+        trace_pmemaccess_client_bad_request(c, "hello magic");
+        return false;
+    }
+    ranges = pmemaccess_mem_layout(&ram_size);
+    sh.ram_size = cpu_to_le64(ram_size);
+    sh.nr_ranges = cpu_to_le32(ranges->len);
+    if (!out_put(c, &sh, sizeof(sh)) || !v2_put_ranges(c, ranges) ||
+        !out_flush(c)) {
+        return false;
+    }
+    if (le32_to_cpu(ch.version) != PMEMACCESS_V2_VERSION || ch.flags) {
+        trace_pmemaccess_client_bad_request(c, "hello version or flags");
+        return false;
+    }
+    return true;
+}
+
+static void serve_v2(PmemAccessClient *c)
+{
+    PmemAccessV2Request req;
+
+    if (!v2_hello(c)) {
+        return;
+    }
+    while (qio_channel_read_all_eof(c->ioc, (char *)&req, sizeof(req),
+                                    NULL) == 1) {
+        if (le32_to_cpu(req.magic) != PMEMACCESS_V2_REQUEST_MAGIC) {
+            trace_pmemaccess_client_bad_request(c, "request magic");
+            pmemaccess_server_count(c->server, 0, 0, true);
+            return;
+        }
+        req.type = le16_to_cpu(req.type);
+        req.flags = le16_to_cpu(req.flags);
+        req.cookie = le64_to_cpu(req.cookie);
+        req.address = le64_to_cpu(req.address);
+        req.length = le64_to_cpu(req.length);
+        req.root = le64_to_cpu(req.root);
+        if (!v2_request(c, &req) || !out_flush(c)) {
+            return;
+        }
+    }
+}
+
+/* --- the thread --------------------------------------------------------*/
+
+static void *client_thread(void *opaque)
+{
+    PmemAccessClient *c = opaque;
+    uint8_t first;
+
+    rcu_register_thread();
+    if (qio_channel_read_all_eof(c->ioc, (char *)&first, 1, NULL) == 1) {
+        if (first == PMEMACCESS_V2_CLIENT_MAGIC[0]) {
+            trace_pmemaccess_client_start(c, 2);
+            serve_v2(c);
+        } else {
+            trace_pmemaccess_client_start(c, 1);
+            serve_v1(c, first);
+        }
+    }
+    trace_pmemaccess_client_end(c);
+    rcu_unregister_thread();
+
+    qio_channel_close(c->ioc, NULL);
+    pmemaccess_server_client_done(c->server, c);
+    object_unref(OBJECT(c->sioc));
+    g_free(c->in);
+    g_free(c->out);
+    g_free(c);
+    return NULL;
+}
+
+/* Serve @sioc on a new thread; the client owns @sioc from now on. */
+PmemAccessClient *pmemaccess_client_start(PmemAccessServer *s,
+                                          QIOChannelSocket *sioc)
+{
+    PmemAccessClient *c = g_new0(PmemAccessClient, 1);
+    QemuThread thread;
+
+    c->server = s;
+    c->sioc = sioc;
+    c->ioc = QIO_CHANNEL(sioc);
+    c->in = g_malloc(PMEMACCESS_CHUNK);
+    c->out = g_malloc(PMEMACCESS_CHUNK);
+    qio_channel_set_blocking(c->ioc, true, NULL);
+    qemu_thread_create(&thread, "pmemaccess-client", client_thread, c,
+                       QEMU_THREAD_DETACHED);
+    return c;
+}
+
+/* Wake the client's thread from any blocking read or write, to end it. */
+void pmemaccess_client_shutdown(PmemAccessClient *c)
+{
+    qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+}

@@ -1,0 +1,73 @@
+/*
+ * pmemaccess: HMP commands
+ *
+ * Copyright (c) 2026 The qemu-vmi authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "monitor/hmp.h"
+#include "monitor/monitor.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-vm-introspection.h"
+#include "qapi/qmp/qdict.h"
+#include "qemu/cutils.h"
+
+/* pmemaccess [-w] PATH|fd:NAME [ID] */
+void hmp_pmemaccess(Monitor *mon, const QDict *qdict)
+{
+    const char *where = qdict_get_str(qdict, "path");
+    const char *id = qdict_get_try_str(qdict, "id");
+    bool write = qdict_get_try_bool(qdict, "write", false);
+    SocketAddress addr = { .type = SOCKET_ADDRESS_TYPE_FD };
+    const char *fdname;
+    Error *err = NULL;
+
+    if (strstart(where, "fd:", &fdname)) {
+        addr.u.fd.str = (char *)fdname;
+        qmp_pmemaccess(false, NULL, true, &addr, !!id, id, true, write,
+                       false, 0, &err);
+    } else {
+        qmp_pmemaccess(true, where, false, NULL, !!id, id, true, write,
+                       false, 0, &err);
+    }
+    hmp_handle_error(mon, err);
+}
+
+void hmp_pmemaccess_stop(Monitor *mon, const QDict *qdict)
+{
+    const char *id = qdict_get_try_str(qdict, "id");
+    Error *err = NULL;
+
+    qmp_pmemaccess_stop(!!id, id, &err);
+    hmp_handle_error(mon, err);
+}
+
+void hmp_info_pmemaccess(Monitor *mon, const QDict *qdict)
+{
+    g_autoptr(PmemAccessInfoList) list = qmp_query_pmemaccess(NULL);
+    PmemAccessInfoList *l;
+
+    if (!list) {
+        monitor_printf(mon, "No pmemaccess servers\n");
+        return;
+    }
+    for (l = list; l; l = l->next) {
+        PmemAccessInfo *i = l->value;
+
+        monitor_printf(mon, "%s: %s:%s write=%s\n", i->id,
+                       SocketAddressType_str(i->addr->type),
+                       i->addr->type == SOCKET_ADDRESS_TYPE_UNIX ?
+                       i->addr->u.q_unix.path : i->addr->u.fd.str,
+                       i->write ? "on" : "off");
+        monitor_printf(mon, "  clients %" PRId64 "/%" PRId64
+                       ", connections %" PRId64 ", refused %" PRId64 "\n",
+                       i->clients, i->max_clients, i->connections,
+                       i->refused);
+        monitor_printf(mon, "  requests %" PRId64 ", errors %" PRId64
+                       ", bytes read %" PRId64 ", bytes written %" PRId64
+                       "\n", i->requests, i->errors, i->bytes_read,
+                       i->bytes_written);
+    }
+}

@@ -1,0 +1,190 @@
+/*
+ * pmemaccess: guest memory access for the server threads
+ *
+ * Only RAM and ROM are touched.  A read through address_space_read()
+ * would reach MMIO regions too, with device side effects and the BQL
+ * taken; here every range is first translated in the current memory map
+ * (under RCU, without the BQL) and refused unless it is RAM or ROM.
+ *
+ * Copyright (c) 2026 The qemu-vmi authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/rcu.h"
+#include "exec/address-spaces.h"
+#include "exec/memory.h"
+#include "pmemaccess-int.h"
+
+static bool mr_readable(MemoryRegion *mr)
+{
+    return (memory_region_is_ram(mr) && !memory_region_is_ram_device(mr)) ||
+           memory_region_is_romd(mr);
+}
+
+static bool mr_writable(MemoryRegion *mr)
+{
+    return memory_region_is_ram(mr) && !memory_region_is_ram_device(mr) &&
+           !mr->readonly && !memory_region_is_rom(mr);
+}
+
+/*
+ * Read (@buf != NULL), or only check (@buf == NULL), @len bytes of
+ * guest-physical memory at @addr.
+ */
+static uint32_t phys_access(uint64_t addr, void *buf, uint64_t len,
+                            bool is_write, uint64_t *fail_addr)
+{
+    uint8_t *p = buf;
+
+    RCU_READ_LOCK_GUARD();
+    while (len) {
+        hwaddr xlat, l = len;
+        MemoryRegion *mr;
+
+        mr = address_space_translate(&address_space_memory, addr, &xlat, &l,
+                                     is_write, MEMTXATTRS_UNSPECIFIED);
+        if (is_write ? !mr_writable(mr) : !mr_readable(mr)) {
+            *fail_addr = addr;
+            if (is_write && mr_readable(mr)) {
+                return PMEMACCESS_V2_EPERM;
+            }
+            return PMEMACCESS_V2_ENOTRAM;
+        }
+        if (p) {
+            memcpy(p, (uint8_t *)memory_region_get_ram_ptr(mr) + xlat, l);
+            p += l;
+        }
+        addr += l;
+        len -= l;
+    }
+    return PMEMACCESS_V2_OK;
+}
+
+/*
+ * Apply phys_access() to each physical piece of the virtual or physical
+ * range [@addr, @addr + @len).
+ */
+static uint32_t space_access(const PmemAccessSpace *space, uint64_t addr,
+                             uint8_t *buf, uint64_t len, bool is_write,
+                             uint64_t *fail_addr)
+{
+    uint32_t err;
+
+    if (!space || !space->virtual) {
+        return phys_access(addr, buf, len, is_write, fail_addr);
+    }
+    while (len) {
+        uint64_t paddr, page_left, l, unused;
+
+        err = pmemaccess_walk(space, addr, &paddr, &page_left);
+        if (err) {
+            *fail_addr = addr;
+            return err;
+        }
+        l = MIN(len, page_left);
+        err = phys_access(paddr, buf, l, is_write, &unused);
+        if (err) {
+            *fail_addr = addr;
+            return err;
+        }
+        if (buf) {
+            buf += l;
+        }
+        addr += l;
+        len -= l;
+    }
+    return PMEMACCESS_V2_OK;
+}
+
+uint32_t pmemaccess_mem_read(const PmemAccessSpace *space, uint64_t addr,
+                             void *buf, uint64_t len, uint64_t *fail_addr)
+{
+    return space_access(space, addr, buf, len, false, fail_addr);
+}
+
+uint32_t pmemaccess_mem_check(const PmemAccessSpace *space, uint64_t addr,
+                              uint64_t len, bool is_write,
+                              uint64_t *fail_addr)
+{
+    return space_access(space, addr, NULL, len, is_write, fail_addr);
+}
+
+/*
+ * Writes go through address_space_write(), so that dirty tracking and
+ * TCG's translation invalidation see them, after the check that the
+ * whole range is writable RAM.
+ */
+uint32_t pmemaccess_mem_write(uint64_t addr, const void *buf, uint64_t len,
+                              uint64_t *fail_addr)
+{
+    uint32_t err;
+
+    RCU_READ_LOCK_GUARD();
+    err = phys_access(addr, NULL, len, true, fail_addr);
+    if (err) {
+        return err;
+    }
+    if (address_space_write(&address_space_memory, addr,
+                            MEMTXATTRS_UNSPECIFIED, buf, len) != MEMTX_OK) {
+        *fail_addr = addr;
+        return PMEMACCESS_V2_ENOTRAM;
+    }
+    return PMEMACCESS_V2_OK;
+}
+
+static bool layout_add_range(Int128 start, Int128 len, const MemoryRegion *mr,
+                             hwaddr offset_in_region, void *opaque)
+{
+    GArray *ranges = opaque;
+    MemoryRegion *m = (MemoryRegion *)mr;
+    PmemAccessV2Range r = { 0 };
+
+    if (!mr_readable(m)) {
+        return false;
+    }
+    r.start = int128_get64(start);
+    r.length = int128_get64(len);
+    if (!mr_writable(m)) {
+        r.flags |= PMEMACCESS_V2_RANGE_ROM;
+    }
+    if (ranges->len) {
+        PmemAccessV2Range *last = &g_array_index(ranges, PmemAccessV2Range,
+                                                 ranges->len - 1);
+
+        /* Merge neighbours of the same kind, e.g. split RAM below 1 MiB */
+        if (last->start + last->length == r.start && last->flags == r.flags) {
+            last->length += r.length;
+            return false;
+        }
+    }
+    g_array_append_val(ranges, r);
+    return false;
+}
+
+/*
+ * The guest-physical RAM and ROM ranges, in ascending order, as the
+ * current memory map has them (host byte order).  *@ram_size gets the
+ * total length of the RAM (not ROM) ranges.
+ */
+GArray *pmemaccess_mem_layout(uint64_t *ram_size)
+{
+    GArray *ranges = g_array_new(false, true, sizeof(PmemAccessV2Range));
+    guint i;
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        flatview_for_each_range(
+            address_space_to_flatview(&address_space_memory),
+            layout_add_range, ranges);
+    }
+    *ram_size = 0;
+    for (i = 0; i < ranges->len; i++) {
+        PmemAccessV2Range *r = &g_array_index(ranges, PmemAccessV2Range, i);
+
+        if (!(r->flags & PMEMACCESS_V2_RANGE_ROM)) {
+            *ram_size += r->length;
+        }
+    }
+    return ranges;
+}

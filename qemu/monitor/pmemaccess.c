@@ -1,0 +1,411 @@
+/*
+ * pmemaccess: serve guest-physical memory to introspection clients
+ *
+ * A server listens on a UNIX socket (created by path, or passed in with
+ * getfd/add-fd) on a thread of its own and starts a thread for each
+ * client.  The monitor only starts, stops and queries servers; it never
+ * waits for a client, so a client can never stall the main loop.
+ *
+ * Lifetime: the server list holds one reference on a server and each
+ * client thread another; the last one frees it.  Stopping a server joins
+ * its accept thread, shuts its clients' sockets down and drops the list's
+ * reference; each client thread then ends and releases its own.
+ *
+ * Copyright (c) 2026 The qemu-vmi authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <poll.h>
+#include "qapi/clone-visitor.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-vm-introspection.h"
+#include "qapi/qapi-visit-sockets.h"
+#include "qemu/atomic.h"
+#include "qemu/cutils.h"
+#include "qemu/event_notifier.h"
+#include "qemu/notify.h"
+#include "qemu/sockets.h"
+#include "sysemu/sysemu.h"
+#include "pmemaccess-int.h"
+#include "trace.h"
+
+#define PMEMACCESS_DEFAULT_ID           "pmemaccess"
+#define PMEMACCESS_DEFAULT_MAX_CLIENTS  16
+#define PMEMACCESS_MAX_CLIENTS          1024
+
+struct PmemAccessServer {
+    char *id;
+    SocketAddress *addr;
+    char *socket_path;          /* the socket file we created, or NULL */
+    bool check_peer;            /* only our uid or root may connect */
+    bool write;
+    int64_t max_clients;
+
+    QIOChannelSocket *listener;
+    EventNotifier stop;
+    QemuThread accept_thread;
+
+    QemuMutex lock;             /* protects the members below */
+    GPtrArray *clients;         /* PmemAccessClient */
+    int refs;
+
+    /* statistics, updated atomically */
+    uint64_t connections;
+    uint64_t refused;
+    uint64_t requests;
+    uint64_t errors;
+    uint64_t bytes_read;
+    uint64_t bytes_written;
+
+    QTAILQ_ENTRY(PmemAccessServer) next;
+};
+
+/* Only the monitor, under the BQL, touches the list. */
+static QTAILQ_HEAD(, PmemAccessServer) servers =
+    QTAILQ_HEAD_INITIALIZER(servers);
+
+static void server_free(PmemAccessServer *s)
+{
+    g_ptr_array_free(s->clients, true);
+    qemu_mutex_destroy(&s->lock);
+    qapi_free_SocketAddress(s->addr);
+    g_free(s->socket_path);
+    g_free(s->id);
+    g_free(s);
+}
+
+static void server_unref(PmemAccessServer *s)
+{
+    bool last;
+
+    qemu_mutex_lock(&s->lock);
+    last = --s->refs == 0;
+    qemu_mutex_unlock(&s->lock);
+    if (last) {
+        server_free(s);
+    }
+}
+
+bool pmemaccess_server_allows_write(PmemAccessServer *s)
+{
+    return s->write;
+}
+
+void pmemaccess_server_count(PmemAccessServer *s, uint64_t bytes_read,
+                             uint64_t bytes_written, bool error)
+{
+    qatomic_inc(&s->requests);
+    if (error) {
+        qatomic_inc(&s->errors);
+    }
+    if (bytes_read) {
+        qatomic_add(&s->bytes_read, bytes_read);
+    }
+    if (bytes_written) {
+        qatomic_add(&s->bytes_written, bytes_written);
+    }
+}
+
+/* A client thread is done with @s: the last thing it does with it. */
+void pmemaccess_server_client_done(PmemAccessServer *s, void *client)
+{
+    qemu_mutex_lock(&s->lock);
+    g_ptr_array_remove_fast(s->clients, client);
+    qemu_mutex_unlock(&s->lock);
+    server_unref(s);
+}
+
+static bool peer_is_trusted(QIOChannelSocket *sioc)
+{
+#ifdef SO_PEERCRED
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(sioc->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        return false;
+    }
+    return cred.uid == 0 || cred.uid == geteuid();
+#else
+    return true;
+#endif
+}
+
+static void refuse(PmemAccessServer *s, QIOChannelSocket *sioc,
+                   const char *why)
+{
+    trace_pmemaccess_refuse(s->id, why);
+    qatomic_inc(&s->refused);
+    object_unref(OBJECT(sioc));
+}
+
+static void accept_one(PmemAccessServer *s)
+{
+    QIOChannelSocket *sioc = qio_channel_socket_accept(s->listener, NULL);
+
+    if (!sioc) {
+        return;             /* the peer went away, or EAGAIN */
+    }
+    if (s->check_peer && !peer_is_trusted(sioc)) {
+        refuse(s, sioc, "peer runs as another user");
+        return;
+    }
+    qemu_mutex_lock(&s->lock);
+    if (s->clients->len >= s->max_clients) {
+        qemu_mutex_unlock(&s->lock);
+        refuse(s, sioc, "too many clients");
+        return;
+    }
+    s->refs++;
+    qatomic_inc(&s->connections);
+    trace_pmemaccess_accept(s->id, sioc->fd);
+    /* under the lock, so the client cannot be done before it is listed */
+    g_ptr_array_add(s->clients, pmemaccess_client_start(s, sioc));
+    qemu_mutex_unlock(&s->lock);
+}
+
+static void *accept_thread(void *opaque)
+{
+    PmemAccessServer *s = opaque;
+    struct pollfd fds[2] = {
+        { .fd = s->listener->fd, .events = POLLIN },
+        { .fd = event_notifier_get_fd(&s->stop), .events = POLLIN },
+    };
+
+    for (;;) {
+        if (poll(fds, ARRAY_SIZE(fds), -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (fds[1].revents) {
+            break;
+        }
+        if (fds[0].revents) {
+            accept_one(s);
+        }
+    }
+    return NULL;
+}
+
+static PmemAccessServer *server_find(const char *id)
+{
+    PmemAccessServer *s;
+
+    QTAILQ_FOREACH(s, &servers, next) {
+        if (!strcmp(s->id, id)) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static void server_stop(PmemAccessServer *s)
+{
+    guint i;
+
+    trace_pmemaccess_stop(s->id);
+    QTAILQ_REMOVE(&servers, s, next);
+    event_notifier_set(&s->stop);
+    qemu_thread_join(&s->accept_thread);
+    event_notifier_cleanup(&s->stop);
+    qio_channel_close(QIO_CHANNEL(s->listener), NULL);
+    object_unref(OBJECT(s->listener));
+    if (s->socket_path) {
+        unlink(s->socket_path);
+    }
+    qemu_mutex_lock(&s->lock);
+    for (i = 0; i < s->clients->len; i++) {
+        pmemaccess_client_shutdown(g_ptr_array_index(s->clients, i));
+    }
+    qemu_mutex_unlock(&s->lock);
+    server_unref(s);
+}
+
+static void pmemaccess_exit(Notifier *n, void *data)
+{
+    while (!QTAILQ_EMPTY(&servers)) {
+        server_stop(QTAILQ_FIRST(&servers));
+    }
+}
+
+static Notifier exit_notifier = { .notify = pmemaccess_exit };
+
+/* A listening socket from an fd set ("/dev/fdset/N", see add-fd). */
+static QIOChannelSocket *listen_fdset(const char *name, int backlog,
+                                      Error **errp)
+{
+    int fd = qemu_open(name, O_RDWR, errp);
+
+    if (fd < 0) {
+        return NULL;
+    }
+    if (!fd_is_socket(fd)) {
+        error_setg(errp, "File descriptor '%s' is not a socket", name);
+        close(fd);
+        return NULL;
+    }
+    if (listen(fd, backlog) < 0) {
+        error_setg_errno(errp, errno, "Cannot listen on '%s'", name);
+        close(fd);
+        return NULL;
+    }
+    return qio_channel_socket_new_fd(fd, errp);
+}
+
+/* Listen on @addr as the server's address requires. */
+static QIOChannelSocket *server_listen(PmemAccessServer *s, Error **errp)
+{
+    SocketAddress *addr = s->addr;
+    QIOChannelSocket *listener;
+    struct stat st;
+
+    switch (addr->type) {
+    case SOCKET_ADDRESS_TYPE_UNIX:
+        if (!addr->u.q_unix.has_abstract || !addr->u.q_unix.abstract) {
+            /* socket_listen() would unlink whatever is at the path */
+            if (lstat(addr->u.q_unix.path, &st) == 0 &&
+                !S_ISSOCK(st.st_mode)) {
+                error_setg(errp, "'%s' exists and is not a socket",
+                           addr->u.q_unix.path);
+                return NULL;
+            }
+            s->socket_path = g_strdup(addr->u.q_unix.path);
+        }
+        s->check_peer = true;
+        break;
+    case SOCKET_ADDRESS_TYPE_FD:
+        if (g_str_has_prefix(addr->u.fd.str, "/dev/fdset/")) {
+            return listen_fdset(addr->u.fd.str, s->max_clients, errp);
+        }
+        break;
+    default:
+        error_setg(errp, "pmemaccess listens on a UNIX socket or a passed "
+                   "file descriptor only: guest memory must not cross a "
+                   "network");
+        return NULL;
+    }
+
+    listener = qio_channel_socket_new();
+    if (qio_channel_socket_listen_sync(listener, addr, s->max_clients,
+                                       errp) < 0) {
+        object_unref(OBJECT(listener));
+        g_clear_pointer(&s->socket_path, g_free);
+        return NULL;
+    }
+    if (s->socket_path && chmod(s->socket_path, 0600) < 0) {
+        error_setg_errno(errp, errno, "Cannot make '%s' private",
+                         s->socket_path);
+        unlink(s->socket_path);
+        object_unref(OBJECT(listener));
+        g_clear_pointer(&s->socket_path, g_free);
+        return NULL;
+    }
+    return listener;
+}
+
+void qmp_pmemaccess(bool has_path, const char *path,
+                    bool has_addr, SocketAddress *addr,
+                    bool has_id, const char *id,
+                    bool has_write, bool write,
+                    bool has_max_clients, int64_t max_clients,
+                    Error **errp)
+{
+    static bool exit_notifier_added;
+    PmemAccessServer *s;
+
+    if (has_path == has_addr) {
+        error_setg(errp, "Give exactly one of 'path' and 'addr'");
+        return;
+    }
+    if (has_path && !*path) {
+        error_setg(errp, "Parameter 'path' must not be empty");
+        return;
+    }
+    id = has_id ? id : PMEMACCESS_DEFAULT_ID;
+    if (server_find(id)) {
+        error_setg(errp, "pmemaccess server '%s' already exists", id);
+        return;
+    }
+    if (!has_max_clients) {
+        max_clients = PMEMACCESS_DEFAULT_MAX_CLIENTS;
+    } else if (max_clients < 1 || max_clients > PMEMACCESS_MAX_CLIENTS) {
+        error_setg(errp, "Parameter 'max-clients' must be between 1 and %d",
+                   PMEMACCESS_MAX_CLIENTS);
+        return;
+    }
+
+    s = g_new0(PmemAccessServer, 1);
+    s->id = g_strdup(id);
+    s->write = has_write && write;
+    s->max_clients = max_clients;
+    if (has_path) {
+        s->addr = g_new0(SocketAddress, 1);
+        s->addr->type = SOCKET_ADDRESS_TYPE_UNIX;
+        s->addr->u.q_unix.path = g_strdup(path);
+    } else {
+        s->addr = QAPI_CLONE(SocketAddress, addr);
+    }
+    s->listener = server_listen(s, errp);
+    if (!s->listener) {
+        qapi_free_SocketAddress(s->addr);
+        g_free(s->id);
+        g_free(s);
+        return;
+    }
+    qio_channel_set_blocking(QIO_CHANNEL(s->listener), false, NULL);
+    qemu_mutex_init(&s->lock);
+    s->clients = g_ptr_array_new();
+    s->refs = 1;
+    event_notifier_init(&s->stop, false);
+    qemu_thread_create(&s->accept_thread, "pmemaccess-accept",
+                       accept_thread, s, QEMU_THREAD_JOINABLE);
+    QTAILQ_INSERT_TAIL(&servers, s, next);
+    trace_pmemaccess_start(s->id, s->listener->fd, s->write);
+
+    if (!exit_notifier_added) {
+        qemu_add_exit_notifier(&exit_notifier);
+        exit_notifier_added = true;
+    }
+}
+
+void qmp_pmemaccess_stop(bool has_id, const char *id, Error **errp)
+{
+    PmemAccessServer *s;
+
+    id = has_id ? id : PMEMACCESS_DEFAULT_ID;
+    s = server_find(id);
+    if (!s) {
+        error_setg(errp, "No pmemaccess server '%s'", id);
+        return;
+    }
+    server_stop(s);
+}
+
+PmemAccessInfoList *qmp_query_pmemaccess(Error **errp)
+{
+    PmemAccessInfoList *list = NULL, **tail = &list;
+    PmemAccessServer *s;
+
+    QTAILQ_FOREACH(s, &servers, next) {
+        PmemAccessInfo *info = g_new0(PmemAccessInfo, 1);
+
+        info->id = g_strdup(s->id);
+        info->addr = QAPI_CLONE(SocketAddress, s->addr);
+        info->write = s->write;
+        info->max_clients = s->max_clients;
+        qemu_mutex_lock(&s->lock);
+        info->clients = s->clients->len;
+        qemu_mutex_unlock(&s->lock);
+        info->connections = qatomic_read(&s->connections);
+        info->refused = qatomic_read(&s->refused);
+        info->requests = qatomic_read(&s->requests);
+        info->errors = qatomic_read(&s->errors);
+        info->bytes_read = qatomic_read(&s->bytes_read);
+        info->bytes_written = qatomic_read(&s->bytes_written);
+        QAPI_LIST_APPEND(tail, info);
+    }
+    return list;
+}
