@@ -13,6 +13,7 @@ export PATH=/usr/bin:$PATH
 # Our qtests, then QEMU's own tests of the monitor, which we must not break.
 qtests=(
     pmemsave-test
+    pmemaccess-test
     qmp-cmd-test
     qmp-test
     test-hmp

@@ -24,14 +24,29 @@ if [ ! -f "$tree/VERSION" ]; then
 fi
 mkdir -p "$state"
 
-# Copy $1 to $2 unless they already have the same content.
+# Copy $1 to $2 unless they already have the same content.  A copy of
+# what was written is kept under $state/last/: a tree file that no longer
+# matches it was edited by hand, and is not overwritten (turn the edit into
+# a patch with scripts/refresh-patch.sh, or delete the file to drop it).
 sync_file() {
-    if ! cmp -s "$1" "$2"; then
-        mkdir -p "$(dirname "$2")"
-        rm -f "$2"
-        cp "$1" "$2"
-        echo "  updated ${2#$tree/}"
+    local rel=${2#$tree/}
+    local last=$state/last/$rel
+
+    if cmp -s "$1" "$2"; then
+        if ! cmp -s "$1" "$last"; then
+            mkdir -p "$(dirname "$last")"
+            cp "$1" "$last"
+        fi
+        return
     fi
+    if [ -f "$2" ] && [ -f "$last" ] && ! cmp -s "$2" "$last"; then
+        die "build/qemu/$rel has edits of its own; run scripts/refresh-patch.sh for them, or remove the file to drop them"
+    fi
+    mkdir -p "$(dirname "$2")" "$(dirname "$last")"
+    rm -f "$2"
+    cp "$1" "$2"
+    cp "$1" "$last"
+    echo "  updated $rel"
 }
 
 # --- patches/: apply the series to pristine copies of the files it touches

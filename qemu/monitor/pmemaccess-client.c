@@ -203,6 +203,11 @@ static bool v1_write(PmemAccessClient *c, uint64_t addr, uint64_t len,
     bool ok = valid && pmemaccess_server_allows_write(c->server);
     uint64_t fail, done;
 
+    /* all or nothing, as far as the memory map allows */
+    if (ok && len && pmemaccess_mem_check(NULL, addr, len, true, &fail)) {
+        ok = false;
+    }
+
     for (done = 0; done < len; done += PMEMACCESS_CHUNK) {
         uint64_t l = MIN(PMEMACCESS_CHUNK, len - done);
 
@@ -313,10 +318,13 @@ static uint32_t v2_check_length(uint64_t addr, uint64_t len, uint64_t max)
 }
 
 /* Requests served with the guest paused must fit in one buffer. */
+QEMU_BUILD_BUG_ON(PMEMACCESS_MAX_PAUSED_PAYLOAD !=
+                  PMEMACCESS_CHUNK - sizeof(PmemAccessV2Reply));
+
 static uint64_t v2_max_reply(const PmemAccessV2Request *req)
 {
     if (req->flags & PMEMACCESS_V2_FLAG_PAUSED) {
-        return PMEMACCESS_CHUNK - sizeof(PmemAccessV2Reply);
+        return PMEMACCESS_MAX_PAUSED_PAYLOAD;
     }
     return PMEMACCESS_MAX_PAYLOAD;
 }

@@ -38,7 +38,6 @@
 struct PmemAccessServer {
     char *id;
     SocketAddress *addr;
-    char *socket_path;          /* the socket file we created, or NULL */
     bool check_peer;            /* only our uid or root may connect */
     bool write;
     int64_t max_clients;
@@ -71,7 +70,6 @@ static void server_free(PmemAccessServer *s)
     g_ptr_array_free(s->clients, true);
     qemu_mutex_destroy(&s->lock);
     qapi_free_SocketAddress(s->addr);
-    g_free(s->socket_path);
     g_free(s->id);
     g_free(s);
 }
@@ -211,11 +209,9 @@ static void server_stop(PmemAccessServer *s)
     event_notifier_set(&s->stop);
     qemu_thread_join(&s->accept_thread);
     event_notifier_cleanup(&s->stop);
+    /* as for every QEMU UNIX listener, this removes the socket's path */
     qio_channel_close(QIO_CHANNEL(s->listener), NULL);
     object_unref(OBJECT(s->listener));
-    if (s->socket_path) {
-        unlink(s->socket_path);
-    }
     qemu_mutex_lock(&s->lock);
     for (i = 0; i < s->clients->len; i++) {
         pmemaccess_client_shutdown(g_ptr_array_index(s->clients, i));
@@ -272,7 +268,6 @@ static QIOChannelSocket *server_listen(PmemAccessServer *s, Error **errp)
                            addr->u.q_unix.path);
                 return NULL;
             }
-            s->socket_path = g_strdup(addr->u.q_unix.path);
         }
         s->check_peer = true;
         break;
@@ -292,15 +287,15 @@ static QIOChannelSocket *server_listen(PmemAccessServer *s, Error **errp)
     if (qio_channel_socket_listen_sync(listener, addr, s->max_clients,
                                        errp) < 0) {
         object_unref(OBJECT(listener));
-        g_clear_pointer(&s->socket_path, g_free);
         return NULL;
     }
-    if (s->socket_path && chmod(s->socket_path, 0600) < 0) {
+    if (addr->type == SOCKET_ADDRESS_TYPE_UNIX &&
+        !(addr->u.q_unix.has_abstract && addr->u.q_unix.abstract) &&
+        chmod(addr->u.q_unix.path, 0600) < 0) {
         error_setg_errno(errp, errno, "Cannot make '%s' private",
-                         s->socket_path);
-        unlink(s->socket_path);
+                         addr->u.q_unix.path);
+        qio_channel_close(QIO_CHANNEL(listener), NULL);
         object_unref(OBJECT(listener));
-        g_clear_pointer(&s->socket_path, g_free);
         return NULL;
     }
     return listener;

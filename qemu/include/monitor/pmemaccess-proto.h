@@ -124,5 +124,7 @@ typedef struct PmemAccessV2Reply {
 /* The server's limits */
 #define PMEMACCESS_MAX_PAYLOAD      (64u * 1024 * 1024)
 #define PMEMACCESS_MAX_SEGMENTS     4096u
+/* A PAUSED request's reply data (or WRITE data) must fit in this */
+#define PMEMACCESS_MAX_PAUSED_PAYLOAD (256u * 1024 - 32)
 
 #endif /* PMEMACCESS_PROTO_H */

@@ -1,0 +1,1115 @@
+/*
+ * QTest for pmemaccess: LibVMI's protocol v1, protocol v2 with batches
+ * and page walks, the RAM-only rule, fd passing and bad input.
+ *
+ * Copyright (c) 2026 The qemu-vmi authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <sys/socket.h>
+#include <sys/un.h>
+#include "qemu/bswap.h"
+#include "qemu/cutils.h"
+#include "qemu/units.h"
+#include "libqtest.h"
+#include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qlist.h"
+#include "monitor/pmemaccess-proto.h"
+
+/* pc with -m 5G: RAM 0..3G and 4G..6G; the APIC is MMIO at 0xfee00000 */
+#define GUEST_ARGS  "-machine pc -m 5G"
+#define MMIO_ADDR   0xfee00000ULL
+#define HOLE_ADDR   0xd0000000ULL           /* unassigned, in the PCI hole */
+#define HIGH_ADDR   (5 * GiB + 0x100)       /* RAM above 4 GiB */
+#define LOW_ADDR    0x200000ULL
+#define PAT_LEN     4096
+
+typedef struct {
+    QTestState *qts;
+    char *dir;
+    char *path;
+    uint8_t low[PAT_LEN];
+    uint8_t high[PAT_LEN];
+} Fixture;
+
+typedef struct {
+    bool write;
+    bool no_server;
+} FixtureArgs;
+
+static const FixtureArgs read_only = { .write = false };
+static const FixtureArgs writable = { .write = true };
+static const FixtureArgs no_server = { .no_server = true };
+
+/* --- plumbing ----------------------------------------------------------*/
+
+static void fill_random(uint8_t *buf, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        buf[i] = g_test_rand_int_range(1, 256);
+    }
+}
+
+static void start_server(Fixture *f, bool write)
+{
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
+                             " 'arguments': { 'path': %s, 'write': %i } }",
+                             f->path, write);
+}
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    const FixtureArgs *args = data;
+
+    f->qts = qtest_init(GUEST_ARGS);
+    f->dir = g_dir_make_tmp("pmemaccess-test-XXXXXX", NULL);
+    f->path = g_build_filename(f->dir, "pm.sock", NULL);
+    fill_random(f->low, sizeof(f->low));
+    fill_random(f->high, sizeof(f->high));
+    qtest_memwrite(f->qts, LOW_ADDR, f->low, sizeof(f->low));
+    qtest_memwrite(f->qts, HIGH_ADDR, f->high, sizeof(f->high));
+    if (!args->no_server) {
+        start_server(f, args->write);
+    }
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    qtest_quit(f->qts);
+    unlink(f->path);
+    rmdir(f->dir);
+    g_free(f->path);
+    g_free(f->dir);
+}
+
+static int connect_path(const char *path)
+{
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    struct timeval tv = { .tv_sec = 10 };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    pstrcpy(un.sun_path, sizeof(un.sun_path), path);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&un, sizeof(un)), ==, 0);
+    /* a server that fails to answer fails the test instead of hanging it */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static void send_all(int fd, const void *buf, size_t len)
+{
+    g_assert_cmpint(qemu_write_full(fd, buf, len), ==, len);
+}
+
+static void recv_all(int fd, void *buf, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = recv(fd, (char *)buf + done, len - done, 0);
+
+        g_assert_cmpint(n, >, 0);
+        done += n;
+    }
+}
+
+/* The server closed the connection (and sent nothing more). */
+static void assert_closed(int fd)
+{
+    char c;
+
+    g_assert_cmpint(recv(fd, &c, 1, 0), ==, 0);
+    close(fd);
+}
+
+/* --- protocol v1 -------------------------------------------------------*/
+
+static void v1_send(int fd, uint64_t type, uint64_t addr, uint64_t len)
+{
+    PmemAccessV1Request req = { type, addr, len };
+
+    send_all(fd, &req, sizeof(req));
+}
+
+/*
+ * Read as LibVMI does: one read() of len + 1 bytes must return them all.
+ * Returns the status byte.
+ */
+static uint8_t v1_read(int fd, uint64_t addr, void *buf, size_t len)
+{
+    g_autofree uint8_t *all = g_malloc(len + 1);
+
+    v1_send(fd, PMEMACCESS_V1_READ, addr, len);
+    g_assert_cmpint(recv(fd, all, len + 1, MSG_WAITALL), ==, len + 1);
+    memcpy(buf, all, len);
+    return all[len];
+}
+
+static uint8_t v1_write(int fd, uint64_t addr, const void *buf, size_t len)
+{
+    uint8_t status;
+
+    v1_send(fd, PMEMACCESS_V1_WRITE, addr, len);
+    send_all(fd, buf, len);
+    recv_all(fd, &status, 1);
+    return status;
+}
+
+static void test_v1_read(Fixture *f, gconstpointer data)
+{
+    int fd = connect_path(f->path);
+    uint8_t buf[PAT_LEN], single[PAT_LEN + 1];
+    PmemAccessV1Request req = { PMEMACCESS_V1_READ, LOW_ADDR, PAT_LEN };
+
+    g_assert_cmpint(v1_read(fd, LOW_ADDR, buf, PAT_LEN), ==, 1);
+    g_assert_cmpmem(buf, PAT_LEN, f->low, PAT_LEN);
+    g_assert_cmpint(v1_read(fd, HIGH_ADDR, buf, PAT_LEN), ==, 1);
+    g_assert_cmpmem(buf, PAT_LEN, f->high, PAT_LEN);
+
+    /* a single plain read() gets data and status: they go out together */
+    send_all(fd, &req, sizeof(req));
+    g_usleep(50 * 1000);
+    g_assert_cmpint(read(fd, single, sizeof(single)), ==, sizeof(single));
+    g_assert_cmpint(single[PAT_LEN], ==, 1);
+
+    /* uint8_t type with garbage in the padding, as old clients send it */
+    req.type = 0x5a5a5a5a5a5a5a00 | PMEMACCESS_V1_READ;
+    send_all(fd, &req, sizeof(req));
+    recv_all(fd, single, sizeof(single));
+    g_assert_cmpint(single[PAT_LEN], ==, 1);
+    g_assert_cmpmem(single, PAT_LEN, f->low, PAT_LEN);
+
+    /* MMIO and unassigned space: status 0, zeros, and no device access */
+    memset(buf, 0xff, sizeof(buf));
+    g_assert_cmpint(v1_read(fd, MMIO_ADDR, buf, 64), ==, 0);
+    g_assert_true(buffer_is_zero(buf, 64));
+    g_assert_cmpint(v1_read(fd, HOLE_ADDR, buf, 64), ==, 0);
+    g_assert_cmpint(v1_read(fd, 3 * GiB - 32, buf, 64), ==, 0);
+
+    /* a range wrapping past 2^64 fails too */
+    g_assert_cmpint(v1_read(fd, UINT64_MAX - 15, buf, 64), ==, 0);
+
+    /* the connection is still fine; quit closes it */
+    g_assert_cmpint(v1_read(fd, LOW_ADDR, buf, 8), ==, 1);
+    v1_send(fd, PMEMACCESS_V1_QUIT, 0, 0);
+    assert_closed(fd);
+}
+
+static void test_v1_large_read(Fixture *f, gconstpointer data)
+{
+    int fd = connect_path(f->path);
+    const size_t len = 16 * MiB;
+    g_autofree uint8_t *buf = g_malloc(len + 1);
+
+    /* streamed in chunks: 16 MiB from 1 MiB, our pattern at LOW_ADDR */
+    v1_send(fd, PMEMACCESS_V1_READ, 1 * MiB, len);
+    recv_all(fd, buf, len + 1);
+    g_assert_cmpint(buf[len], ==, 1);
+    g_assert_cmpmem(buf + LOW_ADDR - 1 * MiB, PAT_LEN, f->low, PAT_LEN);
+
+    /* over the end of low RAM: zeros and status 0 */
+    v1_send(fd, PMEMACCESS_V1_READ, 3 * GiB - 8 * MiB, len);
+    recv_all(fd, buf, len + 1);
+    g_assert_cmpint(buf[len], ==, 0);
+    g_assert_true(buffer_is_zero(buf, len));
+    close(fd);
+}
+
+static void test_v1_write_refused(Fixture *f, gconstpointer data)
+{
+    int fd = connect_path(f->path);
+    uint8_t junk[64], buf[64];
+
+    memset(junk, 0xa5, sizeof(junk));
+    g_assert_cmpint(v1_write(fd, LOW_ADDR, junk, sizeof(junk)), ==, 0);
+    qtest_memread(f->qts, LOW_ADDR, buf, sizeof(buf));
+    g_assert_cmpmem(buf, sizeof(buf), f->low, sizeof(buf));
+    /* the data was consumed: the stream is still in sync */
+    g_assert_cmpint(v1_read(fd, LOW_ADDR, buf, sizeof(buf)), ==, 1);
+    g_assert_cmpmem(buf, sizeof(buf), f->low, sizeof(buf));
+    close(fd);
+}
+
+static void test_v1_write(Fixture *f, gconstpointer data)
+{
+    int fd = connect_path(f->path);
+    uint8_t junk[64], buf[64];
+
+    fill_random(junk, sizeof(junk));
+    g_assert_cmpint(v1_write(fd, HIGH_ADDR, junk, sizeof(junk)), ==, 1);
+    qtest_memread(f->qts, HIGH_ADDR, buf, sizeof(buf));
+    g_assert_cmpmem(buf, sizeof(buf), junk, sizeof(junk));
+    /* not to MMIO, not to ROM (the BIOS at the top of 4 GiB) */
+    g_assert_cmpint(v1_write(fd, MMIO_ADDR, junk, 4), ==, 0);
+    g_assert_cmpint(v1_write(fd, 4 * GiB - 4096, junk, 4), ==, 0);
+    close(fd);
+}
+
+static void test_v1_bad(Fixture *f, gconstpointer data)
+{
+    uint8_t buf[8];
+    int fd;
+
+    /* unknown type, or a length we will not stream: closed unanswered */
+    fd = connect_path(f->path);
+    v1_send(fd, 7, LOW_ADDR, 8);
+    assert_closed(fd);
+
+    fd = connect_path(f->path);
+    v1_send(fd, PMEMACCESS_V1_READ, 0, PMEMACCESS_MAX_PAYLOAD + 1ULL);
+    assert_closed(fd);
+
+    fd = connect_path(f->path);
+    v1_send(fd, PMEMACCESS_V1_WRITE, 0, UINT64_MAX);
+    assert_closed(fd);
+
+    /* half a request, then gone */
+    fd = connect_path(f->path);
+    send_all(fd, "\x01\0\0\0", 4);
+    close(fd);
+
+    fd = connect_path(f->path);
+    g_assert_cmpint(v1_read(fd, LOW_ADDR, buf, sizeof(buf)), ==, 1);
+    close(fd);
+}
+
+/* --- protocol v2 -------------------------------------------------------*/
+
+typedef struct {
+    PmemAccessV2ServerHello hello;
+    PmemAccessV2Range ranges[64];
+} Hello;
+
+static int v2_connect(Fixture *f, Hello *h)
+{
+    int fd = connect_path(f->path);
+    PmemAccessV2ClientHello ch = {
+        .magic = PMEMACCESS_V2_CLIENT_MAGIC,
+        .version = cpu_to_le32(PMEMACCESS_V2_VERSION),
+    };
+    Hello local;
+    uint32_t i;
+
+    h = h ?: &local;
+    send_all(fd, &ch, sizeof(ch));
+    recv_all(fd, &h->hello, sizeof(h->hello));
+    g_assert_cmpmem(h->hello.magic, 8, PMEMACCESS_V2_SERVER_MAGIC, 8);
+    g_assert_cmpint(le32_to_cpu(h->hello.version), ==, 2);
+    h->hello.nr_ranges = le32_to_cpu(h->hello.nr_ranges);
+    g_assert_cmpint(h->hello.nr_ranges, <=, ARRAY_SIZE(h->ranges));
+    recv_all(fd, h->ranges, h->hello.nr_ranges * sizeof(h->ranges[0]));
+    for (i = 0; i < h->hello.nr_ranges; i++) {
+        h->ranges[i].start = le64_to_cpu(h->ranges[i].start);
+        h->ranges[i].length = le64_to_cpu(h->ranges[i].length);
+        h->ranges[i].flags = le32_to_cpu(h->ranges[i].flags);
+    }
+    return fd;
+}
+
+static void v2_send(int fd, uint16_t type, uint16_t flags, uint64_t cookie,
+                    uint64_t addr, uint64_t len, uint64_t root)
+{
+    PmemAccessV2Request req = {
+        .magic = cpu_to_le32(PMEMACCESS_V2_REQUEST_MAGIC),
+        .type = cpu_to_le16(type),
+        .flags = cpu_to_le16(flags),
+        .cookie = cpu_to_le64(cookie),
+        .address = cpu_to_le64(addr),
+        .length = cpu_to_le64(len),
+        .root = cpu_to_le64(root),
+    };
+
+    send_all(fd, &req, sizeof(req));
+}
+
+static void v2_recv_reply(int fd, uint64_t cookie, PmemAccessV2Reply *r)
+{
+    recv_all(fd, r, sizeof(*r));
+    g_assert_cmphex(le32_to_cpu(r->magic), ==, PMEMACCESS_V2_REPLY_MAGIC);
+    r->error = le32_to_cpu(r->error);
+    r->cookie = le64_to_cpu(r->cookie);
+    r->length = le64_to_cpu(r->length);
+    r->address = le64_to_cpu(r->address);
+    g_assert_cmphex(r->cookie, ==, cookie);
+    if (r->error) {
+        g_assert_cmpuint(r->length, ==, 0);     /* no data on failure */
+    }
+}
+
+/*
+ * READ @len bytes at @addr into @buf; returns the reply's error, and
+ * the failing address in *@fail.
+ */
+static uint32_t v2_read_flags(int fd, uint16_t flags, uint64_t root,
+                              uint64_t addr, void *buf, uint64_t len,
+                              uint64_t *fail)
+{
+    static uint64_t cookie = 0x1000;
+    PmemAccessV2Reply r;
+
+    v2_send(fd, PMEMACCESS_V2_READ, flags, ++cookie, addr, len, root);
+    v2_recv_reply(fd, cookie, &r);
+    if (!r.error) {
+        g_assert_cmpuint(r.length, ==, len);
+        recv_all(fd, buf, len);
+    }
+    if (fail) {
+        *fail = r.address;
+    }
+    return r.error;
+}
+
+static uint32_t v2_read(int fd, uint64_t addr, void *buf, uint64_t len)
+{
+    return v2_read_flags(fd, 0, 0, addr, buf, len, NULL);
+}
+
+static uint32_t v2_write(int fd, uint64_t addr, const void *buf,
+                         uint64_t len)
+{
+    PmemAccessV2Reply r;
+
+    v2_send(fd, PMEMACCESS_V2_WRITE, 0, 42, addr, len, 0);
+    send_all(fd, buf, len);
+    v2_recv_reply(fd, 42, &r);
+    return r.error;
+}
+
+static void test_v2_hello(Fixture *f, gconstpointer data)
+{
+    Hello h;
+    int fd = v2_connect(f, &h);
+    uint64_t ram = 0;
+    bool low = false, high = false, bios = false;
+    uint32_t i;
+
+    g_assert_cmpint(le32_to_cpu(h.hello.flags), ==, 0);   /* no write */
+    g_assert_cmpint(le32_to_cpu(h.hello.max_payload), ==,
+                    PMEMACCESS_MAX_PAYLOAD);
+    g_assert_cmpint(le32_to_cpu(h.hello.max_segments), ==,
+                    PMEMACCESS_MAX_SEGMENTS);
+    for (i = 0; i < h.hello.nr_ranges; i++) {
+        PmemAccessV2Range *r = &h.ranges[i];
+
+        if (i) {
+            g_assert_cmphex(r->start, >=,
+                            h.ranges[i - 1].start + h.ranges[i - 1].length);
+        }
+        if (!(r->flags & PMEMACCESS_V2_RANGE_ROM)) {
+            ram += r->length;
+        }
+        low |= r->start <= LOW_ADDR && LOW_ADDR < r->start + r->length;
+        high |= r->start == 4 * GiB && r->length == 2 * GiB &&
+                !(r->flags & PMEMACCESS_V2_RANGE_ROM);
+        bios |= r->start + r->length == 4 * GiB &&
+                (r->flags & PMEMACCESS_V2_RANGE_ROM);
+        /* nothing of the PCI hole's MMIO */
+        g_assert_false(r->start <= MMIO_ADDR &&
+                       MMIO_ADDR < r->start + r->length);
+    }
+    g_assert_true(low && high && bios);
+    g_assert_cmpuint(le64_to_cpu(h.hello.ram_size), ==, ram);
+    /* 5 GiB of RAM, less what ROM and the VGA window shadow below 1 MiB */
+    g_assert_cmpuint(ram, <=, 5 * GiB);
+    g_assert_cmpuint(ram, >, 5 * GiB - 1 * MiB);
+    close(fd);
+}
+
+static void test_v2_read(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    g_autofree uint8_t *big = g_malloc(16 * MiB);
+    uint8_t buf[PAT_LEN];
+    uint64_t fail;
+
+    g_assert_cmpint(v2_read(fd, LOW_ADDR, buf, PAT_LEN), ==, 0);
+    g_assert_cmpmem(buf, PAT_LEN, f->low, PAT_LEN);
+    g_assert_cmpint(v2_read(fd, HIGH_ADDR, buf, PAT_LEN), ==, 0);
+    g_assert_cmpmem(buf, PAT_LEN, f->high, PAT_LEN);
+    g_assert_cmpint(v2_read(fd, LOW_ADDR + 5, buf, 1), ==, 0);
+    g_assert_cmpint(buf[0], ==, f->low[5]);
+
+    /* 16 MiB in one request (seed 000's kernel image) */
+    g_assert_cmpint(v2_read(fd, 1 * MiB, big, 16 * MiB), ==, 0);
+    g_assert_cmpmem(big + LOW_ADDR - 1 * MiB, PAT_LEN, f->low, PAT_LEN);
+    /* the largest allowed read crosses from low RAM into nothing: ENOTRAM */
+    g_assert_cmpint(v2_read_flags(fd, 0, 0, 3 * GiB - 16 * MiB, big,
+                                  PMEMACCESS_MAX_PAYLOAD, &fail), ==,
+                    PMEMACCESS_V2_ENOTRAM);
+    g_assert_cmphex(fail, ==, 3 * GiB);
+
+    /* refused ranges, each with the first failing address */
+    g_assert_cmpint(v2_read_flags(fd, 0, 0, MMIO_ADDR, buf, 4, &fail), ==,
+                    PMEMACCESS_V2_ENOTRAM);
+    g_assert_cmphex(fail, ==, MMIO_ADDR);
+    g_assert_cmpint(v2_read_flags(fd, 0, 0, 3 * GiB - 8, buf, 16, &fail),
+                    ==, PMEMACCESS_V2_ENOTRAM);
+    g_assert_cmphex(fail, ==, 3 * GiB);          /* where low RAM ends */
+    g_assert_cmpint(v2_read_flags(fd, 0, 0, HOLE_ADDR, buf, 16, &fail),
+                    ==, PMEMACCESS_V2_ENOTRAM);
+    g_assert_cmphex(fail, ==, HOLE_ADDR);
+    g_assert_cmpint(v2_read_flags(fd, 0, 0, 7 * GiB, buf, 4, &fail), ==,
+                    PMEMACCESS_V2_ENOTRAM);
+    g_assert_cmpint(v2_read(fd, UINT64_MAX - 3, buf, 8), ==,
+                    PMEMACCESS_V2_EOVERFLOW);
+    g_assert_cmpint(v2_read(fd, LOW_ADDR, buf, 0), ==, PMEMACCESS_V2_EINVAL);
+    g_assert_cmpint(v2_read(fd, 0, big, PMEMACCESS_MAX_PAYLOAD + 1ULL), ==,
+                    PMEMACCESS_V2_ETOOBIG);
+
+    /* after all that, the connection still serves */
+    g_assert_cmpint(v2_read(fd, HIGH_ADDR, buf, 16), ==, 0);
+    g_assert_cmpmem(buf, 16, f->high, 16);
+    close(fd);
+}
+
+static void test_v2_write(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    uint8_t junk[256], buf[256];
+
+    fill_random(junk, sizeof(junk));
+    g_assert_cmpint(v2_write(fd, HIGH_ADDR, junk, sizeof(junk)), ==, 0);
+    qtest_memread(f->qts, HIGH_ADDR, buf, sizeof(buf));
+    g_assert_cmpmem(buf, sizeof(buf), junk, sizeof(junk));
+    g_assert_cmpint(v2_read(fd, HIGH_ADDR, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpmem(buf, sizeof(buf), junk, sizeof(junk));
+
+    g_assert_cmpint(v2_write(fd, 4 * GiB - 4096, junk, 4), ==,
+                    PMEMACCESS_V2_EPERM);           /* BIOS ROM */
+    g_assert_cmpint(v2_write(fd, MMIO_ADDR, junk, 4), ==,
+                    PMEMACCESS_V2_ENOTRAM);
+    g_assert_cmpint(v2_write(fd, UINT64_MAX, junk, 2), ==,
+                    PMEMACCESS_V2_EOVERFLOW);
+    close(fd);
+}
+
+static void test_v2_write_refused(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    uint8_t junk[300000], buf[64];
+
+    /* more than one chunk of data, consumed and dropped */
+    memset(junk, 0x5a, sizeof(junk));
+    g_assert_cmpint(v2_write(fd, LOW_ADDR, junk, sizeof(junk)), ==,
+                    PMEMACCESS_V2_EPERM);
+    qtest_memread(f->qts, LOW_ADDR, buf, sizeof(buf));
+    g_assert_cmpmem(buf, sizeof(buf), f->low, sizeof(buf));
+    g_assert_cmpint(v2_read(fd, LOW_ADDR, buf, sizeof(buf)), ==, 0);
+    close(fd);
+}
+
+static void test_v2_readv(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    PmemAccessV2Segment seg[] = {
+        { LOW_ADDR, 8 },
+        { MMIO_ADDR, 8 },                   /* fails: MMIO */
+        { HIGH_ADDR + 100, 300 },
+        { UINT64_MAX - 1, 4 },              /* malformed: whole READV fails */
+    };
+    const uint32_t n = 3, status_len = ROUND_UP(n * 4, 8);
+    uint8_t got[8 + 300];
+    uint32_t status[4];
+    PmemAccessV2Reply r;
+    uint32_t i;
+
+    for (i = 0; i < ARRAY_SIZE(seg); i++) {
+        seg[i].address = cpu_to_le64(seg[i].address);
+        seg[i].length = cpu_to_le64(seg[i].length);
+    }
+    v2_send(fd, PMEMACCESS_V2_READV, 0, 7, 0, n, 0);
+    send_all(fd, seg, n * sizeof(seg[0]));
+    v2_recv_reply(fd, 7, &r);
+    g_assert_cmpint(r.error, ==, 0);
+    g_assert_cmpuint(r.length, ==, status_len + 8 + 300);
+    recv_all(fd, status, status_len);
+    g_assert_cmpint(le32_to_cpu(status[0]), ==, PMEMACCESS_V2_OK);
+    g_assert_cmpint(le32_to_cpu(status[1]), ==, PMEMACCESS_V2_ENOTRAM);
+    g_assert_cmpint(le32_to_cpu(status[2]), ==, PMEMACCESS_V2_OK);
+    g_assert_cmpint(status[3], ==, 0);                  /* padding */
+    recv_all(fd, got, sizeof(got));
+    g_assert_cmpmem(got, 8, f->low, 8);
+    g_assert_cmpmem(got + 8, 300, f->high + 100, 300);
+
+    /* a malformed segment fails the batch; the stream stays in sync */
+    v2_send(fd, PMEMACCESS_V2_READV, 0, 8, 0, 4, 0);
+    send_all(fd, seg, 4 * sizeof(seg[0]));
+    v2_recv_reply(fd, 8, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_EOVERFLOW);
+    g_assert_cmphex(r.address, ==, UINT64_MAX - 1);
+
+    /* 256 scattered reads in one round trip */
+    {
+        PmemAccessV2Segment many[256];
+        uint8_t out[256 * 8];
+
+        for (i = 0; i < 256; i++) {
+            many[i].address = cpu_to_le64(LOW_ADDR + (i * 8 * 3) % PAT_LEN);
+            many[i].length = cpu_to_le64(8);
+        }
+        v2_send(fd, PMEMACCESS_V2_READV, 0, 9, 0, 256, 0);
+        send_all(fd, many, sizeof(many));
+        v2_recv_reply(fd, 9, &r);
+        g_assert_cmpuint(r.length, ==, 256 * 4 + sizeof(out));
+        recv_all(fd, status, 4);
+        for (i = 1; i < 256; i++) {
+            uint32_t st;
+
+            recv_all(fd, &st, 4);
+            g_assert_cmpint(st, ==, 0);
+        }
+        recv_all(fd, out, sizeof(out));
+        for (i = 0; i < 256; i++) {
+            g_assert_cmpmem(out + i * 8, 8,
+                            f->low + (i * 8 * 3) % PAT_LEN, 8);
+        }
+    }
+
+    /* zero segments, and too much data */
+    v2_send(fd, PMEMACCESS_V2_READV, 0, 10, 0, 0, 0);
+    v2_recv_reply(fd, 10, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_EINVAL);
+    seg[0].address = cpu_to_le64(0);
+    seg[0].length = cpu_to_le64(PMEMACCESS_MAX_PAYLOAD);
+    v2_send(fd, PMEMACCESS_V2_READV, 0, 11, 0, 1, 0);
+    send_all(fd, seg, sizeof(seg[0]));
+    v2_recv_reply(fd, 11, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_ETOOBIG);
+
+    /* more segments than the limit: answered, then closed */
+    v2_send(fd, PMEMACCESS_V2_READV, 0, 12, 0,
+            PMEMACCESS_MAX_SEGMENTS + 1, 0);
+    v2_recv_reply(fd, 12, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_ETOOBIG);
+    assert_closed(fd);
+}
+
+static void test_v2_layout(Fixture *f, gconstpointer data)
+{
+    Hello h;
+    int fd = v2_connect(f, &h);
+    PmemAccessV2Reply r;
+    uint32_t head[2];
+    PmemAccessV2Range range;
+    uint32_t i;
+
+    v2_send(fd, PMEMACCESS_V2_LAYOUT, 0, 5, 0, 0, 0);
+    v2_recv_reply(fd, 5, &r);
+    g_assert_cmpint(r.error, ==, 0);
+    recv_all(fd, head, sizeof(head));
+    g_assert_cmpint(le32_to_cpu(head[0]), ==, h.hello.nr_ranges);
+    g_assert_cmpuint(r.length, ==, 8 + h.hello.nr_ranges * sizeof(range));
+    for (i = 0; i < h.hello.nr_ranges; i++) {
+        recv_all(fd, &range, sizeof(range));
+        g_assert_cmphex(le64_to_cpu(range.start), ==, h.ranges[i].start);
+        g_assert_cmphex(le64_to_cpu(range.length), ==, h.ranges[i].length);
+    }
+    v2_send(fd, PMEMACCESS_V2_DISCONNECT, 0, 6, 0, 0, 0);
+    assert_closed(fd);
+}
+
+static void test_v2_paused(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    g_autofree uint8_t *buf = g_malloc(512 * KiB);
+    QDict *rsp;
+
+    g_assert_cmpint(v2_read_flags(fd, PMEMACCESS_V2_FLAG_PAUSED, 0,
+                                  LOW_ADDR, buf, PAT_LEN, NULL), ==, 0);
+    g_assert_cmpmem(buf, PAT_LEN, f->low, PAT_LEN);
+    /* a paused request must fit in one buffer */
+    g_assert_cmpint(v2_read_flags(fd, PMEMACCESS_V2_FLAG_PAUSED, 0,
+                                  LOW_ADDR, buf, 512 * KiB, NULL), ==,
+                    PMEMACCESS_V2_ETOOBIG);
+    /* the guest runs on, as before */
+    rsp = qtest_qmp(f->qts, "{ 'execute': 'query-status' }");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(rsp, "return"), "running"));
+    qobject_unref(rsp);
+    close(fd);
+}
+
+/*
+ * Page tables for the virtual-read tests, in guest RAM:
+ *   PML5 0x14000: [0] and [1] -> PML4
+ *   PML4 0x10000: [0] -> PDPT, [511] -> itself (recursive)
+ *   PDPT 0x11000: [0] -> PD, [1] 1 GiB page at 2 GiB,
+ *                 [2] 1 GiB page at 5 GiB, [3] -> "table" in MMIO
+ *   PD   0x12000: [2] -> PT, [3] 2 MiB page at 8 MiB
+ *   PT   0x13000: [0] -> 0x300000, [1] -> 0x305000, [2] not present
+ */
+#define PML5 0x14000ULL
+#define PML4 0x10000ULL
+#define PDPT 0x11000ULL
+#define PD   0x12000ULL
+#define PT   0x13000ULL
+#define P    0x3ULL         /* present, writable */
+#define PS   0x80ULL
+
+static void put_pte(Fixture *f, uint64_t table, int index, uint64_t pte)
+{
+    qtest_writeq(f->qts, table + index * 8, pte);
+}
+
+static void build_page_tables(Fixture *f)
+{
+    put_pte(f, PML5, 0, PML4 | P);
+    put_pte(f, PML5, 1, PML4 | P);
+    put_pte(f, PML4, 0, PDPT | P);
+    put_pte(f, PML4, 511, PML4 | P);
+    put_pte(f, PDPT, 0, PD | P);
+    put_pte(f, PDPT, 1, (2 * GiB) | P | PS);
+    put_pte(f, PDPT, 2, (5 * GiB) | P | PS);
+    put_pte(f, PDPT, 3, MMIO_ADDR | P);
+    put_pte(f, PD, 2, PT | P);
+    put_pte(f, PD, 3, (8 * MiB) | P | PS);
+    put_pte(f, PT, 0, 0x300000 | P);
+    put_pte(f, PT, 1, 0x305000 | P);
+    put_pte(f, PT, 2, 0x306000);                /* not present */
+}
+
+static uint32_t vread(int fd, bool la57, uint64_t va, void *buf,
+                      uint64_t len, uint64_t *fail)
+{
+    uint16_t flags = PMEMACCESS_V2_FLAG_VIRTUAL |
+                     (la57 ? PMEMACCESS_V2_FLAG_LA57 : 0);
+
+    /* the root's low bits (PCID, flags) are ignored */
+    return v2_read_flags(fd, flags, (la57 ? PML5 : PML4) | 0x18, va, buf,
+                         len, fail);
+}
+
+static void test_v2_virtual(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    uint8_t a[PAT_LEN], b[PAT_LEN], buf[2 * PAT_LEN];
+    uint64_t fail;
+
+    build_page_tables(f);
+    fill_random(a, sizeof(a));
+    fill_random(b, sizeof(b));
+    qtest_memwrite(f->qts, 0x300000, a, sizeof(a));
+    qtest_memwrite(f->qts, 0x305000, b, sizeof(b));
+    qtest_memwrite(f->qts, 8 * MiB + 0x1234, a, 64);
+    qtest_memwrite(f->qts, 2 * GiB + 0x12345678, b, 64);
+    qtest_memwrite(f->qts, 5 * GiB + 0x100, a, 64);
+
+    /* 4 KiB pages; a read across two of them, not contiguous */
+    g_assert_cmpint(vread(fd, false, 0x400000, buf, PAT_LEN, NULL), ==, 0);
+    g_assert_cmpmem(buf, PAT_LEN, a, PAT_LEN);
+    g_assert_cmpint(vread(fd, false, 0x400ff0, buf, 32, NULL), ==, 0);
+    g_assert_cmpmem(buf, 16, a + PAT_LEN - 16, 16);
+    g_assert_cmpmem(buf + 16, 16, b, 16);
+    /* 2 MiB and 1 GiB pages, one of them above 4 GiB */
+    g_assert_cmpint(vread(fd, false, 0x600000 + 0x1234, buf, 64, NULL), ==,
+                    0);
+    g_assert_cmpmem(buf, 64, a, 64);
+    g_assert_cmpint(vread(fd, false, 1 * GiB + 0x12345678, buf, 64, NULL),
+                    ==, 0);
+    g_assert_cmpmem(buf, 64, b, 64);
+    g_assert_cmpint(vread(fd, false, 2 * GiB + 0x100, buf, 64, NULL), ==, 0);
+    g_assert_cmpmem(buf, 64, a, 64);
+    /* 5-level paging */
+    g_assert_cmpint(vread(fd, true, 0x400000, buf, 64, NULL), ==, 0);
+    g_assert_cmpmem(buf, 64, a, 64);
+    g_assert_cmpint(vread(fd, true, (1ULL << 48) | 0x400000, buf, 64, NULL),
+                    ==, 0);
+    g_assert_cmpmem(buf, 64, a, 64);
+    /* a recursive entry just maps the tables themselves: it terminates */
+    g_assert_cmpint(vread(fd, false, 0xfffffffffffff000ULL, buf, 8, NULL),
+                    ==, 0);
+    g_assert_cmphex(ldq_le_p(buf), ==, PDPT | P);
+
+    /* faults, each with the failing virtual address */
+    g_assert_cmpint(vread(fd, false, 0x402000, buf, 8, &fail), ==,
+                    PMEMACCESS_V2_EFAULT);              /* not present */
+    g_assert_cmphex(fail, ==, 0x402000);
+    g_assert_cmpint(vread(fd, false, 0x401ff8, buf, 16, &fail), ==,
+                    PMEMACCESS_V2_EFAULT);              /* runs into it */
+    g_assert_cmphex(fail, ==, 0x402000);
+    g_assert_cmpint(vread(fd, false, 3 * GiB, buf, 8, &fail), ==,
+                    PMEMACCESS_V2_EFAULT);              /* table in MMIO */
+    g_assert_cmpint(vread(fd, false, 1ULL << 47, buf, 8, &fail), ==,
+                    PMEMACCESS_V2_EFAULT);              /* non-canonical */
+    g_assert_cmpint(vread(fd, false, (1ULL << 48) | 0x400000, buf, 8,
+                          &fail), ==, PMEMACCESS_V2_EFAULT);
+    g_assert_cmpint(vread(fd, false, 4ULL * 512 * GiB, buf, 8, &fail), ==,
+                    PMEMACCESS_V2_EFAULT);              /* empty PML4 slot */
+
+    /* a READV of virtual segments */
+    {
+        PmemAccessV2Segment seg[2] = {
+            { cpu_to_le64(0x400010), cpu_to_le64(8) },
+            { cpu_to_le64(0x402000), cpu_to_le64(8) },
+        };
+        PmemAccessV2Reply r;
+        uint32_t st[2];
+
+        v2_send(fd, PMEMACCESS_V2_READV, PMEMACCESS_V2_FLAG_VIRTUAL, 3, 0, 2,
+                PML4);
+        send_all(fd, seg, sizeof(seg));
+        v2_recv_reply(fd, 3, &r);
+        g_assert_cmpuint(r.length, ==, 8 + 8);
+        recv_all(fd, st, sizeof(st));
+        g_assert_cmpint(le32_to_cpu(st[0]), ==, 0);
+        g_assert_cmpint(le32_to_cpu(st[1]), ==, PMEMACCESS_V2_EFAULT);
+        recv_all(fd, buf, 8);
+        g_assert_cmpmem(buf, 8, a + 0x10, 8);
+    }
+    close(fd);
+}
+
+static void test_v2_bad(Fixture *f, gconstpointer data)
+{
+    PmemAccessV2ClientHello ch = {
+        .magic = PMEMACCESS_V2_CLIENT_MAGIC,
+        .version = cpu_to_le32(3),
+    };
+    PmemAccessV2ServerHello sh;
+    PmemAccessV2Reply r;
+    uint8_t buf[8];
+    int fd;
+
+    /* wrong hello magic: closed without a hello */
+    fd = connect_path(f->path);
+    send_all(fd, "QPMEMv1\n\2\0\0\0\0\0\0\0", 16);
+    assert_closed(fd);
+
+    /* unknown version: the server says its own, then closes */
+    fd = connect_path(f->path);
+    send_all(fd, &ch, sizeof(ch));
+    recv_all(fd, &sh, sizeof(sh));
+    g_assert_cmpint(le32_to_cpu(sh.version), ==, 2);
+    recv_all(fd, buf, 0);
+    {
+        g_autofree PmemAccessV2Range *ranges =
+            g_new(PmemAccessV2Range, le32_to_cpu(sh.nr_ranges));
+
+        recv_all(fd, ranges, le32_to_cpu(sh.nr_ranges) * sizeof(*ranges));
+    }
+    assert_closed(fd);
+
+    /* unknown type and flags: an error, and the connection goes on */
+    fd = v2_connect(f, NULL);
+    v2_send(fd, 99, 0, 1, 0, 0, 0);
+    v2_recv_reply(fd, 1, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_EUNSUPPORTED);
+    v2_send(fd, PMEMACCESS_V2_READ, 0x100, 2, LOW_ADDR, 8, 0);
+    v2_recv_reply(fd, 2, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_EINVAL);
+    v2_send(fd, PMEMACCESS_V2_READ, PMEMACCESS_V2_FLAG_LA57, 3, LOW_ADDR, 8,
+            0);
+    v2_recv_reply(fd, 3, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_EINVAL);
+    v2_send(fd, PMEMACCESS_V2_LAYOUT, PMEMACCESS_V2_FLAG_VIRTUAL, 4, 0, 0, 0);
+    v2_recv_reply(fd, 4, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_EINVAL);
+    /* a virtual WRITE is refused, and its data consumed */
+    v2_send(fd, PMEMACCESS_V2_WRITE, PMEMACCESS_V2_FLAG_VIRTUAL, 5, LOW_ADDR,
+            8, PML4);
+    send_all(fd, "01234567", 8);
+    v2_recv_reply(fd, 5, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_EINVAL);
+    g_assert_cmpint(v2_read(fd, LOW_ADDR, buf, 8), ==, 0);
+    g_assert_cmpmem(buf, 8, f->low, 8);
+
+    /* a WRITE too large to skip: answered, then closed */
+    v2_send(fd, PMEMACCESS_V2_WRITE, 0, 6, 0, PMEMACCESS_MAX_PAYLOAD + 1ULL,
+            0);
+    v2_recv_reply(fd, 6, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_ETOOBIG);
+    assert_closed(fd);
+
+    /* wrong request magic: closed */
+    fd = v2_connect(f, NULL);
+    send_all(fd, "this is not a request at all, 40 bytes!!", 40);
+    assert_closed(fd);
+
+    /* half a header, then gone; then a good request on a new connection */
+    fd = v2_connect(f, NULL);
+    send_all(fd, "PMRQ\1\0", 6);
+    close(fd);
+    fd = v2_connect(f, NULL);
+    g_assert_cmpint(v2_read(fd, LOW_ADDR, buf, 8), ==, 0);
+    g_assert_cmpmem(buf, 8, f->low, 8);
+    close(fd);
+}
+
+/* --- the commands ------------------------------------------------------*/
+
+static QDict *query_server(Fixture *f, const char *id)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'query-pmemaccess' }");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *info = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(info, "id"), id)) {
+            qobject_ref(info);
+            qobject_unref(rsp);
+            return info;
+        }
+    }
+    qobject_unref(rsp);
+    return NULL;
+}
+
+/* Poll until @id has @clients clients: they end on their own threads. */
+static void wait_clients(Fixture *f, const char *id, int clients)
+{
+    int i;
+
+    for (i = 0; i < 500; i++) {
+        QDict *info = query_server(f, id);
+        int64_t n = qdict_get_int(info, "clients");
+
+        qobject_unref(info);
+        if (n == clients) {
+            return;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+static void test_two_clients(Fixture *f, gconstpointer data)
+{
+    int a = connect_path(f->path);
+    int b = v2_connect(f, NULL);
+    uint8_t buf[PAT_LEN];
+    QDict *info;
+    int i;
+
+    /* one client stalls mid-request; the others are served */
+    send_all(a, "\x01\0\0", 3);
+    for (i = 0; i < 10; i++) {
+        int c = connect_path(f->path);
+
+        g_assert_cmpint(v1_read(c, HIGH_ADDR, buf, 64), ==, 1);
+        g_assert_cmpint(v2_read(b, LOW_ADDR, buf, 64), ==, 0);
+        close(c);
+    }
+    info = query_server(f, "pmemaccess");
+    g_assert_cmpint(qdict_get_int(info, "connections"), ==, 12);
+    g_assert_cmpint(qdict_get_int(info, "requests"), >=, 20);
+    g_assert_cmpint(qdict_get_int(info, "bytes-read"), >=, 20 * 64);
+    g_assert_false(qdict_get_bool(info, "write"));
+    qobject_unref(info);
+    close(a);
+    close(b);
+    wait_clients(f, "pmemaccess", 0);
+}
+
+static void test_max_clients(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "one.sock", NULL);
+    uint8_t buf[8];
+    QDict *info;
+    int a, b;
+
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
+                             " 'arguments': { 'path': %s, 'id': 'one',"
+                             " 'max-clients': 1 } }", path);
+    a = connect_path(path);
+    g_assert_cmpint(v1_read(a, LOW_ADDR, buf, 8), ==, 1);
+    b = connect_path(path);
+    assert_closed(b);
+    info = query_server(f, "one");
+    g_assert_cmpint(qdict_get_int(info, "refused"), ==, 1);
+    g_assert_cmpint(qdict_get_int(info, "clients"), ==, 1);
+    qobject_unref(info);
+    close(a);
+    wait_clients(f, "one", 0);
+    b = connect_path(path);
+    g_assert_cmpint(v1_read(b, LOW_ADDR, buf, 8), ==, 1);
+    close(b);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop',"
+                             " 'arguments': { 'id': 'one' } }");
+}
+
+static void test_stop_restart(Fixture *f, gconstpointer data)
+{
+    int busy = v2_connect(f, NULL);
+    struct stat st;
+    uint8_t buf[8];
+    char *out;
+
+    g_assert_cmpint(stat(f->path, &st), ==, 0);
+    g_assert_true(S_ISSOCK(st.st_mode));
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop' }");
+    g_assert_cmpint(stat(f->path, &st), ==, -1);
+    assert_closed(busy);                    /* clients are disconnected */
+    g_assert_null(query_server(f, "pmemaccess"));
+
+    /* again over HMP, with writes */
+    out = qtest_hmp(f->qts, "pmemaccess -w %s", f->path);
+    g_assert_cmpstr(out, ==, "");
+    g_free(out);
+    out = qtest_hmp(f->qts, "info pmemaccess");
+    g_assert_nonnull(strstr(out, "pmemaccess: unix:"));
+    g_assert_nonnull(strstr(out, "write=on"));
+    g_free(out);
+    busy = connect_path(f->path);
+    g_assert_cmpint(v1_write(busy, HIGH_ADDR, "hello", 5), ==, 1);
+    qtest_memread(f->qts, HIGH_ADDR, buf, 5);
+    g_assert_cmpmem(buf, 5, "hello", 5);
+    close(busy);
+    out = qtest_hmp(f->qts, "pmemaccess-stop");
+    g_assert_cmpstr(out, ==, "");
+    g_free(out);
+    out = qtest_hmp(f->qts, "info pmemaccess");
+    g_assert_nonnull(strstr(out, "No pmemaccess servers"));
+    g_free(out);
+}
+
+static int listen_path(const char *path)
+{
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    pstrcpy(un.sun_path, sizeof(un.sun_path), path);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&un, sizeof(un)), ==, 0);
+    g_assert_cmpint(listen(fd, 4), ==, 0);
+    return fd;
+}
+
+static void test_getfd(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "passed.sock", NULL);
+    int lfd = listen_path(path);
+    uint8_t buf[64];
+    QDict *rsp;
+    int fd;
+
+    rsp = qtest_qmp_fds(f->qts, &lfd, 1, "{ 'execute': 'getfd',"
+                        " 'arguments': { 'fdname': 'vmi' } }");
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    close(lfd);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
+                             " 'arguments': { 'id': 'passed', 'addr':"
+                             " { 'type': 'fd', 'str': 'vmi' } } }");
+    fd = connect_path(path);
+    g_assert_cmpint(v1_read(fd, LOW_ADDR, buf, 64), ==, 1);
+    g_assert_cmpmem(buf, 64, f->low, 64);
+    close(fd);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop',"
+                             " 'arguments': { 'id': 'passed' } }");
+    /* the passed socket is closed: nobody answers any more */
+    g_assert_null(query_server(f, "passed"));
+    unlink(path);
+}
+
+static void test_add_fd(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "fdset.sock", NULL);
+    int lfd = listen_path(path);
+    uint8_t buf[64];
+    QDict *rsp;
+    int fd;
+
+    rsp = qtest_qmp_fds(f->qts, &lfd, 1, "{ 'execute': 'add-fd',"
+                        " 'arguments': { 'fdset-id': 3 } }");
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    close(lfd);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
+                             " 'arguments': { 'id': 'fdset', 'addr':"
+                             " { 'type': 'fd', 'str': '/dev/fdset/3' } } }");
+    fd = connect_path(path);
+    g_assert_cmpint(v1_read(fd, HIGH_ADDR, buf, 64), ==, 1);
+    g_assert_cmpmem(buf, 64, f->high, 64);
+    close(fd);
+    unlink(path);
+}
+
+static void assert_qmp_error(Fixture *f, const char *needle,
+                             const char *fmt, ...)
+{
+    va_list ap;
+    QDict *rsp;
+    const char *desc;
+
+    va_start(ap, fmt);
+    rsp = qtest_vqmp(f->qts, fmt, ap);
+    va_end(ap);
+    g_assert(qdict_haskey(rsp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
+    g_test_message("%s", desc);
+    g_assert_nonnull(strstr(desc, needle));
+    qobject_unref(rsp);
+}
+
+static void test_bad_commands(Fixture *f, gconstpointer data)
+{
+    g_autofree char *file = g_build_filename(f->dir, "precious", NULL);
+
+    g_assert_true(g_file_set_contents(file, "data", 4, NULL));
+    assert_qmp_error(f, "not a socket", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'path': %s, 'id': 'x' } }", file);
+    g_assert_true(g_file_test(file, G_FILE_TEST_EXISTS));
+    unlink(file);
+
+    assert_qmp_error(f, "exactly one", "{ 'execute': 'pmemaccess' }");
+    assert_qmp_error(f, "exactly one", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'path': %s, 'addr':"
+                     " { 'type': 'unix', 'path': %s } } }", f->path, f->path);
+    assert_qmp_error(f, "network", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'id': 'x', 'addr': { 'type': 'inet',"
+                     " 'host': '127.0.0.1', 'port': '0' } } }");
+    assert_qmp_error(f, "max-clients", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'path': %s, 'id': 'x',"
+                     " 'max-clients': 0 } }", f->path);
+    assert_qmp_error(f, "already exists", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'path': %s } }", f->path);
+    assert_qmp_error(f, "nonexistent", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'id': 'x', 'addr': { 'type': 'fd',"
+                     " 'str': 'nonexistent' } } }");
+    assert_qmp_error(f, "No pmemaccess server", "{ 'execute':"
+                     " 'pmemaccess-stop', 'arguments': { 'id': 'x' } }");
+    /* the running server was not disturbed */
+    g_assert_nonnull(query_server(f, "pmemaccess"));
+    g_assert_null(query_server(f, "x"));
+}
+
+static void add(const char *name, const FixtureArgs *args,
+                void (*fn)(Fixture *, gconstpointer))
+{
+    g_autofree char *path = g_strdup_printf("/pmemaccess/%s", name);
+
+    g_test_add(path, Fixture, args, fixture_setup, fn, fixture_teardown);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    add("v1/read", &read_only, test_v1_read);
+    add("v1/large-read", &read_only, test_v1_large_read);
+    add("v1/write-refused", &read_only, test_v1_write_refused);
+    add("v1/write", &writable, test_v1_write);
+    add("v1/bad", &read_only, test_v1_bad);
+    add("v2/hello", &read_only, test_v2_hello);
+    add("v2/read", &read_only, test_v2_read);
+    add("v2/write", &writable, test_v2_write);
+    add("v2/write-refused", &read_only, test_v2_write_refused);
+    add("v2/readv", &read_only, test_v2_readv);
+    add("v2/layout", &read_only, test_v2_layout);
+    add("v2/paused", &read_only, test_v2_paused);
+    add("v2/virtual", &read_only, test_v2_virtual);
+    add("v2/bad", &read_only, test_v2_bad);
+    add("server/two-clients", &read_only, test_two_clients);
+    add("server/max-clients", &read_only, test_max_clients);
+    add("server/stop-restart", &read_only, test_stop_restart);
+    add("server/getfd", &no_server, test_getfd);
+    add("server/add-fd", &no_server, test_add_fd);
+    add("server/bad-commands", &read_only, test_bad_commands);
+
+    return g_test_run();
+}
