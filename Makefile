@@ -1,7 +1,7 @@
 # qemu-vmi: fast, safe guest-memory introspection for QEMU.
 # The targets only call scripts/; see README.md.
 
-.PHONY: all setup build check run series clean distclean
+.PHONY: all setup build check run series bench clean distclean
 
 all: build
 
@@ -19,6 +19,10 @@ run: setup
 
 series: setup
 	@scripts/export-series.sh
+
+# pmemaccess against a bare UNIX socket, xp and pmemsave, in one run
+bench: setup
+	@scripts/bench.sh
 
 # Drop the build tree but keep the downloaded source and the pristine tree.
 clean:

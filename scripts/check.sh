@@ -62,5 +62,12 @@ else
     failed=$((failed + bad))
 fi
 
+echo "== bench: pmemaccess-bench --quick (data checked, timings not judged)"
+if "$top/scripts/bench.sh" --quick; then
+    passed=$((passed + 1))
+else
+    fail "pmemaccess-bench"
+fi
+
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

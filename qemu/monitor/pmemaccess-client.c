@@ -16,6 +16,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <poll.h>
 #include "qemu/bswap.h"
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
@@ -128,6 +129,67 @@ static bool out_mem(PmemAccessClient *c, const PmemAccessSpace *space,
         c->out_len += l;
         addr += l;
         len -= l;
+    }
+    return true;
+}
+
+/*
+ * Send the pending output, then @len bytes of guest-physical memory
+ * (checked beforehand) straight from guest RAM, without copying them.
+ * The RCU read lock, which keeps guest RAM mapped, is held only across a
+ * non-blocking sendmsg(): a slow client never holds up RCU reclamation,
+ * and waits for room in its socket without the lock.
+ */
+static bool out_phys_direct(PmemAccessClient *c, uint64_t addr, uint64_t len)
+{
+    int fd = c->sioc->fd;
+
+    while (len || c->out_len) {
+        struct iovec iov[2];
+        struct msghdr msg = { .msg_iov = iov };
+        uint64_t contiguous = 0;
+        ssize_t n = -1;
+
+        if (c->out_len) {
+            iov[msg.msg_iovlen++] = (struct iovec) {
+                .iov_base = c->out, .iov_len = c->out_len,
+            };
+        }
+        WITH_RCU_READ_LOCK_GUARD() {
+            if (len) {
+                void *p = pmemaccess_mem_map(addr, len, &contiguous);
+
+                if (!p) {
+                    trace_pmemaccess_client_changed(c, addr);
+                    return false;
+                }
+                iov[msg.msg_iovlen++] = (struct iovec) {
+                    .iov_base = p, .iov_len = MIN(contiguous, 4 * MiB),
+                };
+            }
+            n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        if (n < 0) {
+            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                poll(&pfd, 1, -1);
+                continue;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        if (c->out_len) {
+            size_t k = MIN((size_t)n, c->out_len);
+
+            memmove(c->out, c->out + k, c->out_len - k);
+            c->out_len -= k;
+            n -= k;
+        }
+        addr += n;
+        len -= n;
     }
     return true;
 }
@@ -358,8 +420,11 @@ static bool v2_read(PmemAccessClient *c, const PmemAccessV2Request *req,
         if (err) {
             return v2_fail(c, req, err, fail);
         }
-        if (!v2_reply(c, req, PMEMACCESS_V2_OK, req->length, 0) ||
-            !out_mem(c, space, req->address, req->length)) {
+        if (!v2_reply(c, req, PMEMACCESS_V2_OK, req->length, 0)) {
+            return false;
+        }
+        if (space->virtual ? !out_mem(c, space, req->address, req->length) :
+            !out_phys_direct(c, req->address, req->length)) {
             return false;
         }
     }

@@ -34,6 +34,7 @@ uint32_t pmemaccess_mem_check(const PmemAccessSpace *space, uint64_t addr,
                               uint64_t *fail_addr);
 uint32_t pmemaccess_mem_write(uint64_t addr, const void *buf, uint64_t len,
                               uint64_t *fail_addr);
+void *pmemaccess_mem_map(uint64_t addr, uint64_t len, uint64_t *contiguous);
 GArray *pmemaccess_mem_layout(uint64_t *ram_size);
 
 /* pmemaccess-walk.c: x86-64 page tables, read from guest RAM */

@@ -98,6 +98,25 @@ static uint32_t space_access(const PmemAccessSpace *space, uint64_t addr,
     return PMEMACCESS_V2_OK;
 }
 
+/*
+ * The host address of guest-physical @addr, which must be readable, and
+ * in *@contiguous how many of the following @len bytes are contiguous
+ * there.  Only valid inside the caller's RCU read-side critical section.
+ */
+void *pmemaccess_mem_map(uint64_t addr, uint64_t len, uint64_t *contiguous)
+{
+    hwaddr xlat, l = len;
+    MemoryRegion *mr;
+
+    mr = address_space_translate(&address_space_memory, addr, &xlat, &l,
+                                 false, MEMTXATTRS_UNSPECIFIED);
+    if (!mr_readable(mr)) {
+        return NULL;
+    }
+    *contiguous = l;
+    return (uint8_t *)memory_region_get_ram_ptr(mr) + xlat;
+}
+
 uint32_t pmemaccess_mem_read(const PmemAccessSpace *space, uint64_t addr,
                              void *buf, uint64_t len, uint64_t *fail_addr)
 {

@@ -904,6 +904,42 @@ static void test_two_clients(Fixture *f, gconstpointer data)
     wait_clients(f, "pmemaccess", 0);
 }
 
+static void test_vanishing_clients(Fixture *f, gconstpointer data)
+{
+    uint8_t buf[64];
+    int i, fd, stuck;
+
+    /* gone before the answer: the server meets EPIPE, not SIGPIPE */
+    for (i = 0; i < 4; i++) {
+        fd = connect_path(f->path);
+        v1_send(fd, PMEMACCESS_V1_READ, 1 * MiB, 16 * MiB);
+        close(fd);
+        fd = v2_connect(f, NULL);
+        v2_send(fd, PMEMACCESS_V2_READ, 0, 1, 1 * MiB, 32 * MiB, 0);
+        close(fd);
+    }
+
+    /* one that asks for 16 MiB and never reads: its socket fills up */
+    stuck = connect_path(f->path);
+    v1_send(stuck, PMEMACCESS_V1_READ, 1 * MiB, 16 * MiB);
+
+    fd = v2_connect(f, NULL);
+    g_assert_cmpint(v2_read(fd, LOW_ADDR, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpmem(buf, sizeof(buf), f->low, sizeof(buf));
+    close(fd);
+    wait_clients(f, "pmemaccess", 1);
+
+    /* stopping the server wakes the blocked thread and ends it */
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop' }");
+    start_server(f, false);
+    fd = connect_path(f->path);
+    g_assert_cmpint(v1_read(fd, HIGH_ADDR, buf, sizeof(buf)), ==, 1);
+    g_assert_cmpmem(buf, sizeof(buf), f->high, sizeof(buf));
+    close(fd);
+    close(stuck);
+    wait_clients(f, "pmemaccess", 0);
+}
+
 static void test_max_clients(Fixture *f, gconstpointer data)
 {
     g_autofree char *path = g_build_filename(f->dir, "one.sock", NULL);
@@ -1105,6 +1141,7 @@ int main(int argc, char **argv)
     add("v2/virtual", &read_only, test_v2_virtual);
     add("v2/bad", &read_only, test_v2_bad);
     add("server/two-clients", &read_only, test_two_clients);
+    add("server/vanishing-clients", &read_only, test_vanishing_clients);
     add("server/max-clients", &read_only, test_max_clients);
     add("server/stop-restart", &read_only, test_stop_restart);
     add("server/getfd", &no_server, test_getfd);
