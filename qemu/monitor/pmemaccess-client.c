@@ -587,7 +587,9 @@ static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
         return v2_fail(c, req, PMEMACCESS_V2_EUNSUPPORTED, 0);
     }
     if ((req->flags & ~known) || (space.la57 && !virtual) ||
-        (virtual && req->type == PMEMACCESS_V2_LAYOUT)) {
+        (req->type == PMEMACCESS_V2_LAYOUT &&
+         (req->flags & (PMEMACCESS_V2_FLAG_VIRTUAL |
+                        PMEMACCESS_V2_FLAG_PAUSED)))) {
         if (req->type == PMEMACCESS_V2_READV && req->length) {
             /* its segment list follows and cannot be trusted: end here */
             v2_fail(c, req, PMEMACCESS_V2_EINVAL, 0);

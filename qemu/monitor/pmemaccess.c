@@ -27,6 +27,7 @@
 #include "qemu/event_notifier.h"
 #include "qemu/notify.h"
 #include "qemu/sockets.h"
+#include "monitor/monitor.h"
 #include "sysemu/sysemu.h"
 #include "pmemaccess-int.h"
 #include "trace.h"
@@ -209,7 +210,7 @@ static void server_stop(PmemAccessServer *s)
     event_notifier_set(&s->stop);
     qemu_thread_join(&s->accept_thread);
     event_notifier_cleanup(&s->stop);
-    /* as for every QEMU UNIX listener, this removes the socket's path */
+    /* removes the path of a socket we created, as for any QEMU listener */
     qio_channel_close(QIO_CHANNEL(s->listener), NULL);
     object_unref(OBJECT(s->listener));
     qemu_mutex_lock(&s->lock);
@@ -229,17 +230,31 @@ static void pmemaccess_exit(Notifier *n, void *data)
 
 static Notifier exit_notifier = { .notify = pmemaccess_exit };
 
-/* A listening socket from an fd set ("/dev/fdset/N", see add-fd). */
-static QIOChannelSocket *listen_fdset(const char *name, int backlog,
-                                      Error **errp)
+/*
+ * A listening socket passed in by the management layer: the name of an
+ * fd passed with getfd, or "/dev/fdset/N" for one passed with add-fd.
+ * It must be a UNIX socket.  Its path, if any, is not ours: it stays.
+ */
+static QIOChannelSocket *listen_passed(const char *name, int backlog,
+                                       Error **errp)
 {
-    int fd = qemu_open(name, O_RDWR, errp);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd;
 
+    if (g_str_has_prefix(name, "/dev/fdset/")) {
+        fd = qemu_open(name, O_RDWR, errp);
+    } else {
+        fd = monitor_get_fd(monitor_cur(), name, errp);
+    }
     if (fd < 0) {
         return NULL;
     }
-    if (!fd_is_socket(fd)) {
-        error_setg(errp, "File descriptor '%s' is not a socket", name);
+    if (!fd_is_socket(fd) ||
+        getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+        ss.ss_family != AF_UNIX) {
+        error_setg(errp, "File descriptor '%s' is not a UNIX socket: guest "
+                   "memory must not cross a network", name);
         close(fd);
         return NULL;
     }
@@ -251,7 +266,10 @@ static QIOChannelSocket *listen_fdset(const char *name, int backlog,
     return qio_channel_socket_new_fd(fd, errp);
 }
 
-/* Listen on @addr as the server's address requires. */
+/*
+ * Listen where @s->addr says.  A socket created from a path gets mode
+ * 0600, and QEMU removes its path when the listener is closed.
+ */
 static QIOChannelSocket *server_listen(PmemAccessServer *s, Error **errp)
 {
     SocketAddress *addr = s->addr;
@@ -260,22 +278,21 @@ static QIOChannelSocket *server_listen(PmemAccessServer *s, Error **errp)
 
     switch (addr->type) {
     case SOCKET_ADDRESS_TYPE_UNIX:
-        if (!addr->u.q_unix.has_abstract || !addr->u.q_unix.abstract) {
-            /* socket_listen() would unlink whatever is at the path */
-            if (lstat(addr->u.q_unix.path, &st) == 0 &&
-                !S_ISSOCK(st.st_mode)) {
-                error_setg(errp, "'%s' exists and is not a socket",
-                           addr->u.q_unix.path);
-                return NULL;
-            }
+        if (addr->u.q_unix.has_abstract && addr->u.q_unix.abstract) {
+            error_setg(errp, "pmemaccess does not listen on abstract "
+                       "sockets: give a path, or pass a socket");
+            return NULL;
+        }
+        /* socket_listen() would unlink whatever is at the path */
+        if (lstat(addr->u.q_unix.path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+            error_setg(errp, "'%s' exists and is not a socket",
+                       addr->u.q_unix.path);
+            return NULL;
         }
         s->check_peer = true;
         break;
     case SOCKET_ADDRESS_TYPE_FD:
-        if (g_str_has_prefix(addr->u.fd.str, "/dev/fdset/")) {
-            return listen_fdset(addr->u.fd.str, s->max_clients, errp);
-        }
-        break;
+        return listen_passed(addr->u.fd.str, s->max_clients, errp);
     default:
         error_setg(errp, "pmemaccess listens on a UNIX socket or a passed "
                    "file descriptor only: guest memory must not cross a "
@@ -289,9 +306,7 @@ static QIOChannelSocket *server_listen(PmemAccessServer *s, Error **errp)
         object_unref(OBJECT(listener));
         return NULL;
     }
-    if (addr->type == SOCKET_ADDRESS_TYPE_UNIX &&
-        !(addr->u.q_unix.has_abstract && addr->u.q_unix.abstract) &&
-        chmod(addr->u.q_unix.path, 0600) < 0) {
+    if (chmod(addr->u.q_unix.path, 0600) < 0) {
         error_setg_errno(errp, errno, "Cannot make '%s' private",
                          addr->u.q_unix.path);
         qio_channel_close(QIO_CHANNEL(listener), NULL);

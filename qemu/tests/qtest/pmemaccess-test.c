@@ -10,6 +10,7 @@
 #include "qemu/osdep.h"
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include "qemu/bswap.h"
 #include "qemu/cutils.h"
 #include "qemu/units.h"
@@ -807,6 +808,9 @@ static void test_v2_bad(Fixture *f, gconstpointer data)
     v2_send(fd, PMEMACCESS_V2_LAYOUT, PMEMACCESS_V2_FLAG_VIRTUAL, 4, 0, 0, 0);
     v2_recv_reply(fd, 4, &r);
     g_assert_cmpint(r.error, ==, PMEMACCESS_V2_EINVAL);
+    v2_send(fd, PMEMACCESS_V2_LAYOUT, PMEMACCESS_V2_FLAG_PAUSED, 4, 0, 0, 0);
+    v2_recv_reply(fd, 4, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_EINVAL);
     /* a virtual WRITE is refused, and its data consumed */
     v2_send(fd, PMEMACCESS_V2_WRITE, PMEMACCESS_V2_FLAG_VIRTUAL, 5, LOW_ADDR,
             8, PML4);
@@ -1037,8 +1041,9 @@ static void test_getfd(Fixture *f, gconstpointer data)
     close(fd);
     qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop',"
                              " 'arguments': { 'id': 'passed' } }");
-    /* the passed socket is closed: nobody answers any more */
     g_assert_null(query_server(f, "passed"));
+    /* not ours to remove: the file the client created stays */
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
     unlink(path);
 }
 
@@ -1062,7 +1067,34 @@ static void test_add_fd(Fixture *f, gconstpointer data)
     g_assert_cmpint(v1_read(fd, HIGH_ADDR, buf, 64), ==, 1);
     g_assert_cmpmem(buf, 64, f->high, 64);
     close(fd);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop',"
+                             " 'arguments': { 'id': 'fdset' } }");
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
     unlink(path);
+}
+
+static void assert_qmp_error(Fixture *f, const char *needle,
+                             const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* A passed socket must be a UNIX socket: a TCP one is refused. */
+static void test_passed_tcp(Fixture *f, gconstpointer data)
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    QDict *rsp;
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+    rsp = qtest_qmp_fds(f->qts, &lfd, 1, "{ 'execute': 'getfd',"
+                        " 'arguments': { 'fdname': 'tcp' } }");
+    qobject_unref(rsp);
+    close(lfd);
+    assert_qmp_error(f, "not a UNIX socket", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'id': 'tcp', 'addr':"
+                     " { 'type': 'fd', 'str': 'tcp' } } }");
+    assert_qmp_error(f, "abstract", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'id': 'abs', 'addr':"
+                     " { 'type': 'unix', 'path': 'pm', 'abstract': true } } }");
 }
 
 static void assert_qmp_error(Fixture *f, const char *needle,
@@ -1146,6 +1178,7 @@ int main(int argc, char **argv)
     add("server/stop-restart", &read_only, test_stop_restart);
     add("server/getfd", &no_server, test_getfd);
     add("server/add-fd", &no_server, test_add_fd);
+    add("server/passed-tcp", &no_server, test_passed_tcp);
     add("server/bad-commands", &read_only, test_bad_commands);
 
     return g_test_run();
