@@ -18,6 +18,7 @@
 #include "qemu/osdep.h"
 #include <poll.h>
 #include "qemu/bswap.h"
+#include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
 #include "sysemu/cpus.h"
@@ -31,6 +32,8 @@ QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Range) != 24);
 QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Request) != 40);
 QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Segment) != 16);
 QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Reply) != 32);
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2MapHead) != 24);
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2MapRange) != 96);
 /* A whole READV segment list fits in the input buffer */
 QEMU_BUILD_BUG_ON(PMEMACCESS_MAX_SEGMENTS * sizeof(PmemAccessV2Segment) >
                   PMEMACCESS_CHUNK);
@@ -559,6 +562,86 @@ static bool v2_layout(PmemAccessClient *c, const PmemAccessV2Request *req)
            v2_put_ranges(c, ranges);
 }
 
+/*
+ * MAP: the layout of guest memory, with its fds riding on the reply
+ * (SCM_RIGHTS).  They are the server's own fresh descriptions, closed
+ * once sent.
+ */
+static bool v2_map(PmemAccessClient *c, const PmemAccessV2Request *req)
+{
+    PmemMap *map = pmemaccess_server_get_map(c->server);
+    g_autoptr(PmemMapLayout) layout = NULL;
+    PmemAccessV2MapHead head;
+    struct iovec iov;
+    Error *err = NULL;
+    size_t len;
+    guint i;
+
+    if (!map) {
+        return v2_fail(c, req, PMEMACCESS_V2_ENOMAP, 0);
+    }
+    layout = pmemmap_layout(map, &err);
+    pmemmap_unref(map);
+    if (!layout) {
+        /* e.g. RAM hotplugged since pmemmap that cannot be shared */
+        trace_pmemaccess_client_map_failed(c, error_get_pretty(err));
+        error_free(err);
+        return v2_fail(c, req, PMEMACCESS_V2_ENOMAP, 0);
+    }
+    len = sizeof(head) + layout->ranges->len * sizeof(PmemAccessV2MapRange);
+    if (sizeof(PmemAccessV2Reply) + len > PMEMACCESS_CHUNK) {
+        return v2_fail(c, req, PMEMACCESS_V2_ETOOBIG, 0);
+    }
+
+    /* the fds must go with the first byte of this reply */
+    if (!out_flush(c) ||
+        !v2_reply(c, req, PMEMACCESS_V2_OK, len, 0)) {
+        return false;
+    }
+    head = (PmemAccessV2MapHead) {
+        .generation = cpu_to_le64(layout->generation),
+        .nr_ranges = cpu_to_le32(layout->ranges->len),
+        .nr_fds = cpu_to_le32(layout->fds->len),
+        .flags = cpu_to_le32(layout->flags),
+    };
+    out_put(c, &head, sizeof(head));
+    for (i = 0; i < layout->ranges->len; i++) {
+        PmemAccessV2MapRange r = g_array_index(layout->ranges,
+                                               PmemAccessV2MapRange, i);
+
+        r.start = cpu_to_le64(r.start);
+        r.length = cpu_to_le64(r.length);
+        r.offset = cpu_to_le64(r.offset);
+        r.fd_index = cpu_to_le32(r.fd_index);
+        r.flags = cpu_to_le32(r.flags);
+        out_put(c, &r, sizeof(r));
+    }
+    iov.iov_base = c->out;
+    iov.iov_len = c->out_len;
+    if (qio_channel_writev_full_all(c->ioc, &iov, 1,
+                                    (int *)layout->fds->data,
+                                    layout->fds->len, 0, NULL)) {
+        return false;
+    }
+    c->out_len = 0;
+    pmemaccess_server_count(c->server, 0, 0, false);
+    return true;
+}
+
+static bool v2_generation(PmemAccessClient *c, const PmemAccessV2Request *req)
+{
+    PmemMap *map = pmemaccess_server_get_map(c->server);
+    uint64_t gen = cpu_to_le64(pmemmap_generation());
+
+    if (!map) {
+        return v2_fail(c, req, PMEMACCESS_V2_ENOMAP, 0);
+    }
+    pmemmap_unref(map);
+    pmemaccess_server_count(c->server, 0, 0, false);
+    return v2_reply(c, req, PMEMACCESS_V2_OK, sizeof(gen), 0) &&
+           out_put(c, &gen, sizeof(gen));
+}
+
 /* Serve one request; false ends the connection. */
 static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
 {
@@ -583,11 +666,11 @@ static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
 
         return v2_write(c, req, bad ? PMEMACCESS_V2_EINVAL : 0);
     }
-    if (req->type > PMEMACCESS_V2_LAYOUT) {
+    if (req->type > PMEMACCESS_V2_GENERATION) {
         return v2_fail(c, req, PMEMACCESS_V2_EUNSUPPORTED, 0);
     }
     if ((req->flags & ~known) || (space.la57 && !virtual) ||
-        (req->type == PMEMACCESS_V2_LAYOUT &&
+        (req->type >= PMEMACCESS_V2_LAYOUT &&
          (req->flags & (PMEMACCESS_V2_FLAG_VIRTUAL |
                         PMEMACCESS_V2_FLAG_PAUSED)))) {
         if (req->type == PMEMACCESS_V2_READV && req->length) {
@@ -612,8 +695,14 @@ static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
     case PMEMACCESS_V2_READV:
         ok = v2_readv(c, req, &space);
         break;
-    default:
+    case PMEMACCESS_V2_LAYOUT:
         ok = v2_layout(c, req);
+        break;
+    case PMEMACCESS_V2_MAP:
+        ok = v2_map(c, req);
+        break;
+    default:
+        ok = v2_generation(c, req);
         break;
     }
     if (req->flags & PMEMACCESS_V2_FLAG_PAUSED) {

@@ -71,3 +71,46 @@ void hmp_info_pmemaccess(Monitor *mon, const QDict *qdict)
                        i->bytes_written);
     }
 }
+
+/* pmemmap [-w] [-s] [server] */
+void hmp_pmemmap(Monitor *mon, const QDict *qdict)
+{
+    const char *server = qdict_get_try_str(qdict, "server");
+    bool write = qdict_get_try_bool(qdict, "write", false);
+    bool snapshot = qdict_get_try_bool(qdict, "snapshot", false);
+    g_autoptr(PmemMapInfo) info = NULL;
+    PmemMapRangeList *r;
+    Error *err = NULL;
+
+    info = qmp_pmemmap(!!server, server, true,
+                       snapshot ? PMEM_MAP_MODE_SNAPSHOT : PMEM_MAP_MODE_LIVE,
+                       true, write, &err);
+    if (hmp_handle_error(mon, err)) {
+        return;
+    }
+    monitor_printf(mon, "%s, %s, generation %" PRIu64 "\n",
+                   PmemMapMode_str(info->mode),
+                   PmemMapProtection_str(info->protection), info->generation);
+    for (r = info->ranges; r; r = r->next) {
+        PmemMapRange *range = r->value;
+
+        monitor_printf(mon, "  %016" PRIx64 "-%016" PRIx64 " %-4s %-20s",
+                       range->start, range->start + range->length - 1,
+                       range->rom ? "rom" : "ram", range->block);
+        if (range->has_fd_index) {
+            monitor_printf(mon, " fd #%" PRId64 " @ 0x%" PRIx64 "\n",
+                           range->fd_index, range->offset);
+        } else {
+            monitor_printf(mon, " (not mappable)\n");
+        }
+    }
+}
+
+void hmp_pmemunmap(Monitor *mon, const QDict *qdict)
+{
+    const char *server = qdict_get_try_str(qdict, "server");
+    Error *err = NULL;
+
+    qmp_pmemunmap(!!server, server, &err);
+    hmp_handle_error(mon, err);
+}

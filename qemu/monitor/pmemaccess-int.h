@@ -15,6 +15,7 @@
 #include "qemu/thread.h"
 #include "qemu/units.h"
 #include "monitor/pmemaccess-proto.h"
+#include "sysemu/pmemmap.h"
 
 /* Data moves through a per-client buffer of this size. */
 #define PMEMACCESS_CHUNK (256 * KiB)
@@ -45,6 +46,7 @@ typedef struct PmemAccessServer PmemAccessServer;
 
 /* pmemaccess.c: what a client thread may ask of its server */
 bool pmemaccess_server_allows_write(PmemAccessServer *s);
+PmemMap *pmemaccess_server_get_map(PmemAccessServer *s);
 void pmemaccess_server_count(PmemAccessServer *s, uint64_t bytes_read,
                              uint64_t bytes_written, bool error);
 void pmemaccess_server_client_done(PmemAccessServer *s, void *client);

@@ -28,6 +28,7 @@
 #include "qemu/notify.h"
 #include "qemu/sockets.h"
 #include "monitor/monitor.h"
+#include "monitor/pmemaccess.h"
 #include "sysemu/sysemu.h"
 #include "pmemaccess-int.h"
 #include "trace.h"
@@ -50,6 +51,7 @@ struct PmemAccessServer {
     QemuMutex lock;             /* protects the members below */
     GPtrArray *clients;         /* PmemAccessClient */
     int refs;
+    PmemMap *map;               /* what MAP gives, see pmemmap */
 
     /* statistics, updated atomically */
     uint64_t connections;
@@ -68,6 +70,7 @@ static QTAILQ_HEAD(, PmemAccessServer) servers =
 
 static void server_free(PmemAccessServer *s)
 {
+    pmemmap_unref(s->map);
     g_ptr_array_free(s->clients, true);
     qemu_mutex_destroy(&s->lock);
     qapi_free_SocketAddress(s->addr);
@@ -105,6 +108,17 @@ void pmemaccess_server_count(PmemAccessServer *s, uint64_t bytes_read,
     if (bytes_written) {
         qatomic_add(&s->bytes_written, bytes_written);
     }
+}
+
+/* What MAP gives now, a reference for the caller, or NULL. */
+PmemMap *pmemaccess_server_get_map(PmemAccessServer *s)
+{
+    PmemMap *map;
+
+    qemu_mutex_lock(&s->lock);
+    map = s->map ? pmemmap_ref(s->map) : NULL;
+    qemu_mutex_unlock(&s->lock);
+    return map;
 }
 
 /* A client thread is done with @s: the last thing it does with it. */
@@ -199,6 +213,39 @@ static PmemAccessServer *server_find(const char *id)
         }
     }
     return NULL;
+}
+
+bool pmemaccess_server_exists(const char *id, Error **errp)
+{
+    if (!server_find(id)) {
+        error_setg(errp, "No pmemaccess server '%s': start one with "
+                   "pmemaccess first", id);
+        return false;
+    }
+    return true;
+}
+
+bool pmemaccess_server_offer_map(const char *id, PmemMap *map,
+                                 Error **errp)
+{
+    PmemAccessServer *s = server_find(id);
+    PmemMap *old;
+
+    if (!pmemaccess_server_exists(id, errp)) {
+        return false;
+    }
+    qemu_mutex_lock(&s->lock);
+    old = s->map;
+    if (!map && !old) {
+        qemu_mutex_unlock(&s->lock);
+        error_setg(errp, "pmemaccess server '%s' offers no mapping", id);
+        return false;
+    }
+    s->map = map ? pmemmap_ref(map) : NULL;
+    qemu_mutex_unlock(&s->lock);
+    /* clients that took the old one keep it until their MAP is sent */
+    pmemmap_unref(old);
+    return true;
 }
 
 static void server_stop(PmemAccessServer *s)

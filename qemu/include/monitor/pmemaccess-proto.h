@@ -81,6 +81,8 @@ typedef struct PmemAccessV2Range {
 #define PMEMACCESS_V2_WRITE         2
 #define PMEMACCESS_V2_READV         3
 #define PMEMACCESS_V2_LAYOUT        4
+#define PMEMACCESS_V2_MAP           5   /* fds of guest RAM, see pmemmap */
+#define PMEMACCESS_V2_GENERATION    6   /* the memory map's generation */
 
 /* PmemAccessV2Request.flags */
 #define PMEMACCESS_V2_FLAG_VIRTUAL  (1u << 0)   /* addresses are virtual */
@@ -112,6 +114,7 @@ typedef struct PmemAccessV2Segment {
 #define PMEMACCESS_V2_ENOTRAM       5   /* MMIO or unassigned: refused */
 #define PMEMACCESS_V2_EPERM         6   /* write refused, or ROM */
 #define PMEMACCESS_V2_EFAULT        7   /* virtual address not mapped */
+#define PMEMACCESS_V2_ENOMAP        8   /* MAP: nothing offered (pmemmap) */
 
 typedef struct PmemAccessV2Reply {
     uint32_t magic;                 /* PMEMACCESS_V2_REPLY_MAGIC */
@@ -120,6 +123,36 @@ typedef struct PmemAccessV2Reply {
     uint64_t length;                /* data bytes that follow */
     uint64_t address;               /* on error: the first failing address */
 } PmemAccessV2Reply;
+
+/*
+ * MAP reply data: a PmemAccessV2MapHead, then nr_ranges
+ * PmemAccessV2MapRange.  The reply header carries nr_fds file
+ * descriptors (SCM_RIGHTS); fd_index picks one of them.  Mapping
+ * [offset, offset + length) of that fd gives the range's guest memory.
+ */
+#define PMEMACCESS_V2_MAP_WRITABLE  (1u << 0)   /* fds allow writing */
+#define PMEMACCESS_V2_MAP_SNAPSHOT  (1u << 1)   /* a copy, not live RAM */
+#define PMEMACCESS_V2_MAP_SEALED    (1u << 2)   /* nobody can write the fds */
+
+typedef struct PmemAccessV2MapHead {
+    uint64_t generation;            /* see PMEMACCESS_V2_GENERATION */
+    uint32_t nr_ranges;
+    uint32_t nr_fds;
+    uint32_t flags;                 /* PMEMACCESS_V2_MAP_* */
+    uint32_t reserved;
+} PmemAccessV2MapHead;
+
+#define PMEMACCESS_V2_MAP_NO_FD     0xffffffffu /* range is not mappable */
+#define PMEMACCESS_V2_MAP_NAME_LEN  64
+
+typedef struct PmemAccessV2MapRange {
+    uint64_t start;                 /* guest-physical address */
+    uint64_t length;
+    uint64_t offset;                /* in the fd */
+    uint32_t fd_index;              /* or PMEMACCESS_V2_MAP_NO_FD */
+    uint32_t flags;                 /* PMEMACCESS_V2_RANGE_* */
+    char name[PMEMACCESS_V2_MAP_NAME_LEN];  /* RAM block, NUL-terminated */
+} PmemAccessV2MapRange;
 
 /* The server's limits */
 #define PMEMACCESS_MAX_PAYLOAD      (64u * 1024 * 1024)

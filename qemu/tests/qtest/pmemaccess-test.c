@@ -11,12 +11,15 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include "qemu/bswap.h"
 #include "qemu/cutils.h"
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qlist.h"
+#include "qapi/qmp/qjson.h"
+#include "qapi/error.h"
 #include "monitor/pmemaccess-proto.h"
 
 /* pc with -m 5G: RAM 0..3G and 4G..6G; the APIC is MMIO at 0xfee00000 */
@@ -38,6 +41,7 @@ typedef struct {
 typedef struct {
     bool write;
     bool no_server;
+    const char *extra;          /* more QEMU arguments */
 } FixtureArgs;
 
 static const FixtureArgs read_only = { .write = false };
@@ -66,8 +70,14 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 {
     const FixtureArgs *args = data;
 
-    f->qts = qtest_init(GUEST_ARGS);
     f->dir = g_dir_make_tmp("pmemaccess-test-XXXXXX", NULL);
+    if (args->extra) {
+        g_autofree char *extra = g_strdup_printf(args->extra, f->dir);
+
+        f->qts = qtest_initf("%s %s", GUEST_ARGS, extra);
+    } else {
+        f->qts = qtest_init(GUEST_ARGS);
+    }
     f->path = g_build_filename(f->dir, "pm.sock", NULL);
     fill_random(f->low, sizeof(f->low));
     fill_random(f->high, sizeof(f->high));
@@ -80,7 +90,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
+    g_autofree char *ram = g_build_filename(f->dir, "ram", NULL);
+
     qtest_quit(f->qts);
+    unlink(ram);
     unlink(f->path);
     rmdir(f->dir);
     g_free(f->path);
@@ -1146,6 +1159,402 @@ static void test_bad_commands(Fixture *f, gconstpointer data)
     g_assert_null(query_server(f, "x"));
 }
 
+/* --- pmemmap -----------------------------------------------------------*/
+
+static const FixtureArgs memfd_ram = {
+    .extra = "-object memory-backend-memfd,id=ram0,size=5G,share=on"
+             " -machine memory-backend=ram0%.0s",
+};
+static const FixtureArgs file_ram = {
+    .extra = "-object memory-backend-file,id=ram0,size=5G,share=on,"
+             "mem-path=%s/ram -machine memory-backend=ram0",
+};
+/* a snapshot copies all of RAM: keep it small */
+static const FixtureArgs small_ram = {
+    .extra = "-m 1G%.0s",
+};
+static const FixtureArgs private_file_ram = {
+    .extra = "-object memory-backend-file,id=ram0,size=5G,share=off,"
+             "mem-path=%s/ram -machine memory-backend=ram0",
+};
+
+typedef struct {
+    PmemAccessV2MapHead head;
+    PmemAccessV2MapRange ranges[64];
+    int fds[PMEMACCESS_V2_MAP_NAME_LEN];
+    int nr_fds;
+} MapReply;
+
+/* MAP: returns the reply's error; the fds come with the reply header. */
+static uint32_t v2_map(int fd, MapReply *m)
+{
+    char control[CMSG_SPACE(sizeof(int) * 64)];
+    PmemAccessV2Reply r;
+    struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control, .msg_controllen = sizeof(control),
+    };
+    struct cmsghdr *cmsg;
+    uint32_t i;
+
+    memset(m, 0, sizeof(*m));
+    v2_send(fd, PMEMACCESS_V2_MAP, 0, 77, 0, 0, 0);
+    g_assert_cmpint(recvmsg(fd, &msg, MSG_WAITALL), ==, sizeof(r));
+    for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+            m->nr_fds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            memcpy(m->fds, CMSG_DATA(cmsg), m->nr_fds * sizeof(int));
+        }
+    }
+    g_assert_cmphex(le32_to_cpu(r.magic), ==, PMEMACCESS_V2_REPLY_MAGIC);
+    if (le32_to_cpu(r.error)) {
+        g_assert_cmpint(m->nr_fds, ==, 0);
+        return le32_to_cpu(r.error);
+    }
+    recv_all(fd, &m->head, sizeof(m->head));
+    m->head.generation = le64_to_cpu(m->head.generation);
+    m->head.nr_ranges = le32_to_cpu(m->head.nr_ranges);
+    m->head.nr_fds = le32_to_cpu(m->head.nr_fds);
+    m->head.flags = le32_to_cpu(m->head.flags);
+    g_assert_cmpint(m->head.nr_fds, ==, m->nr_fds);
+    g_assert_cmpint(m->head.nr_ranges, <=, ARRAY_SIZE(m->ranges));
+    g_assert_cmpuint(le64_to_cpu(r.length), ==, sizeof(m->head) +
+                     m->head.nr_ranges * sizeof(m->ranges[0]));
+    recv_all(fd, m->ranges, m->head.nr_ranges * sizeof(m->ranges[0]));
+    for (i = 0; i < m->head.nr_ranges; i++) {
+        m->ranges[i].start = le64_to_cpu(m->ranges[i].start);
+        m->ranges[i].length = le64_to_cpu(m->ranges[i].length);
+        m->ranges[i].offset = le64_to_cpu(m->ranges[i].offset);
+        m->ranges[i].fd_index = le32_to_cpu(m->ranges[i].fd_index);
+        m->ranges[i].flags = le32_to_cpu(m->ranges[i].flags);
+    }
+    return 0;
+}
+
+static void map_close(MapReply *m)
+{
+    int i;
+
+    for (i = 0; i < m->nr_fds; i++) {
+        close(m->fds[i]);
+    }
+}
+
+static PmemAccessV2MapRange *map_find(MapReply *m, uint64_t gpa)
+{
+    uint32_t i;
+
+    for (i = 0; i < m->head.nr_ranges; i++) {
+        if (m->ranges[i].start <= gpa &&
+            gpa - m->ranges[i].start < m->ranges[i].length) {
+            return &m->ranges[i];
+        }
+    }
+    return NULL;
+}
+
+/* Map the page of guest memory at @gpa; returns a pointer to @gpa. */
+static uint8_t *map_gpa(MapReply *m, uint64_t gpa, int prot, void **base)
+{
+    PmemAccessV2MapRange *r = map_find(m, gpa);
+    uint64_t off;
+
+    g_assert_nonnull(r);
+    g_assert_cmpint(r->fd_index, <, m->nr_fds);
+    off = r->offset + (gpa - r->start);
+    *base = mmap(NULL, 2 * 4096, prot, MAP_SHARED, m->fds[r->fd_index],
+                 off & ~4095ULL);
+    if (*base == MAP_FAILED) {
+        return NULL;
+    }
+    return (uint8_t *)*base + (off & 4095);
+}
+
+static void pmemmap_ok(Fixture *f, const char *args)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'pmemmap',"
+                           " 'arguments': %p }", qobject_from_json(args,
+                                                                 &error_abort));
+
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+}
+
+static void test_map_live(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    uint8_t fresh[64];
+    void *base, *wbase;
+    uint8_t *p;
+    MapReply m;
+
+    pmemmap_ok(f, "{}");
+    g_assert_cmpint(v2_map(fd, &m), ==, 0);
+    g_assert_cmpint(m.head.flags, ==, 0);   /* live, read-only */
+    g_assert_cmpint(m.nr_fds, ==, 1);       /* one RAM block */
+
+    /* below 4 GiB, and above: 4 GiB is 3 GiB into the block */
+    p = map_gpa(&m, LOW_ADDR, PROT_READ, &base);
+    g_assert_nonnull(p);
+    g_assert_cmpmem(p, 64, f->low, 64);
+    g_assert_cmpuint(map_find(&m, LOW_ADDR)->offset, ==,
+                     map_find(&m, LOW_ADDR)->start);
+    g_assert_cmpuint(map_find(&m, HIGH_ADDR)->start, ==, 4 * GiB);
+    g_assert_cmpuint(map_find(&m, HIGH_ADDR)->offset, ==, 3 * GiB);
+    g_assert_cmpstr(map_find(&m, HIGH_ADDR)->name, ==, "ram0");
+    munmap(base, 2 * 4096);
+    p = map_gpa(&m, HIGH_ADDR, PROT_READ, &base);
+    g_assert_cmpmem(p, 64, f->high, 64);
+
+    /* live: a guest write shows at once */
+    fill_random(fresh, sizeof(fresh));
+    qtest_memwrite(f->qts, HIGH_ADDR, fresh, sizeof(fresh));
+    g_assert_cmpmem(p, 64, fresh, 64);
+
+    /* read-only: no writable mapping, no upgrade */
+    g_assert_null(map_gpa(&m, HIGH_ADDR, PROT_READ | PROT_WRITE, &wbase));
+    g_assert_cmpint(errno, ==, EACCES);
+    g_assert_cmpint(mprotect(base, 4096, PROT_READ | PROT_WRITE), ==, -1);
+    munmap(base, 2 * 4096);
+
+    /* the BIOS ROM is listed, not mappable (no fd): read it otherwise */
+    g_assert_nonnull(map_find(&m, 4 * GiB - 16));
+    g_assert_cmphex(map_find(&m, 4 * GiB - 16)->fd_index, ==,
+                    PMEMACCESS_V2_MAP_NO_FD);
+    g_assert_true(map_find(&m, 4 * GiB - 16)->flags &
+                  PMEMACCESS_V2_RANGE_ROM);
+    g_assert_null(map_find(&m, MMIO_ADDR));
+    map_close(&m);
+    close(fd);
+}
+
+static void test_map_writable(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    uint8_t buf[8];
+    void *base;
+    uint8_t *p;
+    MapReply m;
+
+    pmemmap_ok(f, "{ 'write': true }");
+    g_assert_cmpint(v2_map(fd, &m), ==, 0);
+    g_assert_cmpint(m.head.flags, ==, PMEMACCESS_V2_MAP_WRITABLE);
+    p = map_gpa(&m, HIGH_ADDR, PROT_READ | PROT_WRITE, &base);
+    g_assert_nonnull(p);
+    memcpy(p, "written!", 8);
+    qtest_memread(f->qts, HIGH_ADDR, buf, 8);
+    g_assert_cmpmem(buf, 8, "written!", 8);
+    munmap(base, 2 * 4096);
+    map_close(&m);
+    close(fd);
+}
+
+static void test_map_file(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    void *base;
+    uint8_t *p;
+    MapReply m;
+
+    pmemmap_ok(f, "{}");
+    g_assert_cmpint(v2_map(fd, &m), ==, 0);
+    p = map_gpa(&m, HIGH_ADDR, PROT_READ, &base);
+    g_assert_cmpmem(p, 64, f->high, 64);
+    g_assert_null(map_gpa(&m, LOW_ADDR, PROT_READ | PROT_WRITE, &base));
+    map_close(&m);
+    close(fd);
+}
+
+static void test_map_refused(Fixture *f, gconstpointer data)
+{
+    const FixtureArgs *args = data;
+    int fd = v2_connect(f, NULL);
+    PmemAccessV2Reply r;
+    MapReply m;
+
+    /* nothing offered yet */
+    g_assert_cmpint(v2_map(fd, &m), ==, PMEMACCESS_V2_ENOMAP);
+    v2_send(fd, PMEMACCESS_V2_GENERATION, 0, 9, 0, 0, 0);
+    v2_recv_reply(fd, 9, &r);
+    g_assert_cmpint(r.error, ==, PMEMACCESS_V2_ENOMAP);
+    assert_qmp_error(f, "offers no mapping", "{ 'execute': 'pmemunmap' }");
+    assert_qmp_error(f, "No pmemaccess server", "{ 'execute': 'pmemmap',"
+                     " 'arguments': { 'server': 'nope' } }");
+    assert_qmp_error(f, "cannot be writable", "{ 'execute': 'pmemmap',"
+                     " 'arguments': { 'mode': 'snapshot', 'write': true } }");
+
+    /* live RAM that cannot be shared: the error names the fix */
+    assert_qmp_error(f, args->extra ? "private (share=off)" :
+                     "not backed by a file descriptor",
+                     "{ 'execute': 'pmemmap' }");
+    assert_qmp_error(f, "memory-backend-memfd", "{ 'execute': 'pmemmap' }");
+    assert_qmp_error(f, "share=on", "{ 'execute': 'pmemmap' }");
+    g_assert_cmpint(v2_map(fd, &m), ==, PMEMACCESS_V2_ENOMAP);
+    close(fd);
+}
+
+/* QEMU's pid, from a connection that is gone when this returns */
+static int qemu_pid(Fixture *f)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    int fd = connect_path(f->path);
+
+    g_assert_cmpint(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len),
+                    ==, 0);
+    close(fd);
+    wait_clients(f, "pmemaccess", 0);
+    return cred.pid;
+}
+
+/* QEMU's open fds, and how many of them are pmemmap snapshots */
+static int qemu_fds(int pid, int *snapshots)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/fd", pid);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    int n = 0;
+
+    *snapshots = 0;
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *link = g_build_filename(dir, name, NULL);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        n++;
+        if (target && strstr(target, "memfd:pmemmap-snapshot")) {
+            (*snapshots)++;
+        }
+    }
+    return n;
+}
+
+/*
+ * Wait until QEMU has @expected fds: a server thread closes its copies
+ * of the fds it sent just after sending them.
+ */
+static void wait_qemu_fds(int pid, int expected)
+{
+    int i, snaps;
+
+    for (i = 0; i < 500; i++) {
+        if (qemu_fds(pid, &snaps) == expected) {
+            return;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpint(qemu_fds(pid, &snaps), ==, expected);
+}
+
+static void test_map_snapshot(Fixture *f, gconstpointer data)
+{
+    int pid = qemu_pid(f), snaps, before, during, fd;
+    uint8_t fresh[64];
+    void *base, *wbase;
+    uint8_t *p;
+    MapReply m;
+
+    before = qemu_fds(pid, &snaps);
+    g_assert_cmpint(snaps, ==, 0);
+    pmemmap_ok(f, "{ 'mode': 'snapshot' }");
+    during = qemu_fds(pid, &snaps);
+    g_assert_cmpint(snaps, >, 0);
+    g_assert_cmpint(during, ==, before + snaps);
+
+    fd = v2_connect(f, NULL);
+    wait_clients(f, "pmemaccess", 1);
+    during++;                               /* our connection */
+    g_assert_cmpint(v2_map(fd, &m), ==, 0);
+    g_assert_cmpint(m.head.flags, ==,
+                    PMEMACCESS_V2_MAP_SNAPSHOT | PMEMACCESS_V2_MAP_SEALED);
+    p = map_gpa(&m, LOW_ADDR, PROT_READ, &base);
+    g_assert_cmpmem(p, 64, f->low, 64);
+
+    /* the guest moves on; the snapshot does not */
+    fill_random(fresh, sizeof(fresh));
+    qtest_memwrite(f->qts, LOW_ADDR, fresh, sizeof(fresh));
+    g_assert_cmpmem(p, 64, f->low, 64);
+
+    /* sealed: nobody may write it, even with a writable description */
+    g_assert_true(fcntl(m.fds[0], F_GET_SEALS) & F_SEAL_WRITE);
+    g_assert_null(map_gpa(&m, LOW_ADDR, PROT_READ | PROT_WRITE, &wbase));
+    g_assert_cmpint(errno, ==, EPERM);
+    /* BIOS ROM is in the snapshot too */
+    g_assert_cmphex(map_find(&m, 4 * GiB - 16)->fd_index, !=,
+                    PMEMACCESS_V2_MAP_NO_FD);
+
+    /* MAP gave us fds of our own: QEMU's count is back where it was */
+    wait_qemu_fds(pid, during);
+
+    /* unmap releases the memfds in QEMU; our mapping lives on */
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
+    wait_qemu_fds(pid, before + 1);         /* our connection */
+    qemu_fds(pid, &snaps);
+    g_assert_cmpint(snaps, ==, 0);
+    p = (uint8_t *)base + (LOW_ADDR & 4095);
+    g_assert_cmpmem(p, 64, f->low, 64);
+    munmap(base, 2 * 4096);
+    map_close(&m);
+    g_assert_cmpint(v2_map(fd, &m), ==, PMEMACCESS_V2_ENOMAP);
+    close(fd);
+}
+
+/*
+ * The layout changes under a live map: the i440FX PAM register turns
+ * the BIOS shadow at 0xf0000 from ROM into RAM.  The generation moves,
+ * an event says so, and MAP shows the new layout.
+ */
+static void test_map_generation(Fixture *f, gconstpointer data)
+{
+    int pid = qemu_pid(f), snaps, before, i;
+    int fd = v2_connect(f, NULL);
+    PmemAccessV2Reply r;
+    uint64_t gen, gen2;
+    MapReply m;
+    QDict *ev;
+
+    pmemmap_ok(f, "{}");
+    wait_clients(f, "pmemaccess", 1);
+    before = qemu_fds(pid, &snaps);         /* pmemmap itself keeps none */
+    v2_send(fd, PMEMACCESS_V2_GENERATION, 0, 1, 0, 0, 0);
+    v2_recv_reply(fd, 1, &r);
+    g_assert_cmpuint(r.length, ==, 8);
+    recv_all(fd, &gen, 8);
+    gen = le64_to_cpu(gen);
+    g_assert_cmpint(v2_map(fd, &m), ==, 0);
+    g_assert_cmpuint(m.head.generation, ==, gen);
+    g_assert_true(map_find(&m, 0xf0000)->flags & PMEMACCESS_V2_RANGE_ROM);
+    map_close(&m);
+
+    /* PAM0 (config 0x59), bits 4-5: 0xf0000-0xfffff is RAM, read-write */
+    qtest_outl(f->qts, 0xcf8, 0x80000058);
+    qtest_outb(f->qts, 0xcfd, 0x30);
+    ev = qtest_qmp_eventwait_ref(f->qts, "PMEMMAP_LAYOUT_CHANGED");
+    gen2 = qdict_get_int(qdict_get_qdict(ev, "data"), "generation");
+    qobject_unref(ev);
+    g_assert_cmpuint(gen2, >, gen);
+
+    v2_send(fd, PMEMACCESS_V2_GENERATION, 0, 2, 0, 0, 0);
+    v2_recv_reply(fd, 2, &r);
+    recv_all(fd, &gen, 8);
+    g_assert_cmpuint(le64_to_cpu(gen), ==, gen2);
+    g_assert_cmpint(v2_map(fd, &m), ==, 0);
+    g_assert_cmpuint(m.head.generation, ==, gen2);
+    g_assert_false(map_find(&m, 0xf0000)->flags & PMEMACCESS_V2_RANGE_ROM);
+    g_assert_cmpint(map_find(&m, 0xf0000)->fd_index, ==, 0);
+    g_assert_cmpuint(map_find(&m, 0xf0000)->offset, ==, 0xf0000);
+    map_close(&m);
+
+    /* live MAPs leave nothing behind in QEMU */
+    for (i = 0; i < 10; i++) {
+        g_assert_cmpint(v2_map(fd, &m), ==, 0);
+        map_close(&m);
+    }
+    wait_qemu_fds(pid, before);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
+    close(fd);
+}
+
 static void add(const char *name, const FixtureArgs *args,
                 void (*fn)(Fixture *, gconstpointer))
 {
@@ -1180,6 +1589,13 @@ int main(int argc, char **argv)
     add("server/add-fd", &no_server, test_add_fd);
     add("server/passed-tcp", &no_server, test_passed_tcp);
     add("server/bad-commands", &read_only, test_bad_commands);
+    add("map/live-memfd", &memfd_ram, test_map_live);
+    add("map/writable", &memfd_ram, test_map_writable);
+    add("map/live-file", &file_ram, test_map_file);
+    add("map/generation", &memfd_ram, test_map_generation);
+    add("map/refused-anonymous", &read_only, test_map_refused);
+    add("map/refused-private-file", &private_file_ram, test_map_refused);
+    add("map/snapshot", &small_ram, test_map_snapshot);
 
     return g_test_run();
 }

@@ -1,0 +1,23 @@
+/*
+ * pmemaccess: what other parts of QEMU may ask of a pmemaccess server
+ *
+ * Copyright (c) 2026 The qemu-vmi authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef MONITOR_PMEMACCESS_H
+#define MONITOR_PMEMACCESS_H
+
+#include "sysemu/pmemmap.h"
+
+bool pmemaccess_server_exists(const char *id, Error **errp);
+
+/*
+ * Offer @map (a new reference is taken) to the clients of server @id,
+ * replacing what it offered before; @map NULL withdraws the offer.
+ */
+bool pmemaccess_server_offer_map(const char *id, PmemMap *map,
+                                 Error **errp);
+
+#endif /* MONITOR_PMEMACCESS_H */

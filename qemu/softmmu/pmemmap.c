@@ -1,0 +1,453 @@
+/*
+ * pmemmap: guest RAM shared with another process, for introspection
+ *
+ * A client of a pmemaccess server asks for MAP and receives file
+ * descriptors of guest RAM with the guest-physical layout, and maps them:
+ * a zero-copy view, without ptrace rights on QEMU and without opening any
+ * path.  pmemmap decides what the server offers:
+ *
+ *  - live: guest RAM itself.  It must be fd-backed and shared
+ *    (memory-backend-memfd, or memory-backend-file with share=on).  The
+ *    layout and the fds are made afresh from the current memory map for
+ *    each MAP request, so nothing here can go stale; the fds are new
+ *    read-only descriptions unless writes were asked for.
+ *
+ *  - snapshot: a copy of guest RAM and ROM taken with the vCPUs paused,
+ *    in memfds sealed against any write, kept until pmemunmap.
+ *
+ * A memory listener counts the changes of the RAM layout (the
+ * generation) and announces each with a QMP event.
+ *
+ * Copyright (c) 2026 The qemu-vmi authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-vm-introspection.h"
+#include "qapi/qapi-events-vm-introspection.h"
+#include "qemu/atomic.h"
+#include "qemu/cutils.h"
+#include "qemu/memfd.h"
+#include "qemu/rcu.h"
+#include "qemu/units.h"
+#include "exec/address-spaces.h"
+#include "exec/memory.h"
+#include "migration/misc.h"
+#include "monitor/pmemaccess.h"
+#include "sysemu/cpus.h"
+#include "sysemu/pmemmap.h"
+#include "trace.h"
+
+/* More fds than this in one MAP reply would be a strange machine */
+#define PMEMMAP_MAX_FDS 64
+
+struct PmemMap {
+    int refs;
+    bool snapshot;
+    bool write;
+    PmemMapLayout *snap;        /* snapshot: the sealed copies */
+};
+
+/* --- the layout's generation ------------------------------------------*/
+
+static uint64_t generation;
+static bool ram_layout_changed;
+static bool registering;        /* the listener's first replay is no change */
+
+static bool section_is_mem(MemoryRegionSection *section)
+{
+    return memory_region_is_ram(section->mr) ||
+           memory_region_is_romd(section->mr);
+}
+
+static void pmemmap_region_changed(MemoryListener *listener,
+                                   MemoryRegionSection *section)
+{
+    if (section_is_mem(section)) {
+        ram_layout_changed = true;
+    }
+}
+
+static void pmemmap_commit(MemoryListener *listener)
+{
+    bool changed = ram_layout_changed;
+
+    ram_layout_changed = false;
+    if (changed && !registering) {
+        qatomic_inc(&generation);
+        trace_pmemmap_layout_changed(qatomic_read(&generation));
+        qapi_event_send_pmemmap_layout_changed(qatomic_read(&generation));
+    }
+}
+
+static MemoryListener pmemmap_listener = {
+    .name = "pmemmap",
+    .region_add = pmemmap_region_changed,
+    .region_del = pmemmap_region_changed,
+    .commit = pmemmap_commit,
+};
+
+uint64_t pmemmap_generation(void)
+{
+    return qatomic_read(&generation);
+}
+
+/* --- layouts ----------------------------------------------------------*/
+
+static PmemMapLayout *layout_new(uint32_t flags)
+{
+    PmemMapLayout *l = g_new0(PmemMapLayout, 1);
+
+    l->ranges = g_array_new(false, true, sizeof(PmemAccessV2MapRange));
+    l->fds = g_array_new(false, false, sizeof(int));
+    l->generation = pmemmap_generation();
+    l->flags = flags;
+    return l;
+}
+
+void pmemmap_layout_free(PmemMapLayout *l)
+{
+    guint i;
+
+    if (!l) {
+        return;
+    }
+    for (i = 0; i < l->fds->len; i++) {
+        close(g_array_index(l->fds, int, i));
+    }
+    g_array_free(l->fds, true);
+    g_array_free(l->ranges, true);
+    g_free(l);
+}
+
+static void range_init(PmemAccessV2MapRange *r, Int128 start, Int128 len,
+                       MemoryRegion *mr)
+{
+    memset(r, 0, sizeof(*r));
+    r->start = int128_get64(start);
+    r->length = int128_get64(len);
+    r->fd_index = PMEMACCESS_V2_MAP_NO_FD;
+    if (memory_region_is_romd(mr) || mr->readonly ||
+        memory_region_is_rom(mr)) {
+        r->flags = PMEMACCESS_V2_RANGE_ROM;
+    }
+    pstrcpy(r->name, sizeof(r->name),
+            mr->ram_block ? qemu_ram_get_idstr(mr->ram_block) : mr->name);
+}
+
+typedef struct LiveWalk {
+    PmemMapLayout *layout;
+    GHashTable *fd_index;       /* RAMBlock -> index in layout->fds + 1 */
+    bool write;
+    Error **errp;
+} LiveWalk;
+
+/* A new description of @fd, read-only unless @write. */
+static int reopen_fd(int fd, bool write, Error **errp)
+{
+    g_autofree char *path = g_strdup_printf("/proc/self/fd/%d", fd);
+    int nfd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+
+    if (nfd < 0) {
+        error_setg_errno(errp, errno, "Cannot reopen guest RAM's fd %d", fd);
+    }
+    return nfd;
+}
+
+static bool live_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
+                           hwaddr offset_in_region, void *opaque)
+{
+    LiveWalk *w = opaque;
+    MemoryRegion *mr = (MemoryRegion *)cmr;
+    RAMBlock *rb = mr->ram_block;
+    PmemAccessV2MapRange r;
+    gpointer index;
+    int fd;
+
+    if (!(memory_region_is_ram(mr) && !memory_region_is_ram_device(mr)) &&
+        !memory_region_is_romd(mr)) {
+        return false;
+    }
+    range_init(&r, start, len, mr);
+    fd = rb ? memory_region_get_fd(mr) : -1;
+    if (fd < 0 || !qemu_ram_is_shared(rb)) {
+        if (r.flags & PMEMACCESS_V2_RANGE_ROM) {
+            /* BIOS and option ROMs: read them through pmemaccess */
+            g_array_append_val(w->layout->ranges, r);
+            return false;
+        }
+        error_setg(w->errp, "Guest RAM '%s' cannot be shared: it is %s. "
+                   "Start QEMU with -object memory-backend-memfd,id=ram0,"
+                   "size=SIZE,share=on -machine memory-backend=ram0 (or "
+                   "memory-backend-file with share=on), or use "
+                   "mode=snapshot", r.name,
+                   fd < 0 ? "not backed by a file descriptor" :
+                   "private (share=off)");
+        return true;
+    }
+    index = g_hash_table_lookup(w->fd_index, rb);
+    if (!index) {
+        int nfd;
+
+        if (w->layout->fds->len >= PMEMMAP_MAX_FDS) {
+            error_setg(w->errp, "Guest RAM has more than %d blocks",
+                       PMEMMAP_MAX_FDS);
+            return true;
+        }
+        nfd = reopen_fd(fd, w->write, w->errp);
+        if (nfd < 0) {
+            return true;
+        }
+        g_array_append_val(w->layout->fds, nfd);
+        index = GUINT_TO_POINTER(w->layout->fds->len);
+        g_hash_table_insert(w->fd_index, rb, index);
+    }
+    r.fd_index = GPOINTER_TO_UINT(index) - 1;
+    /* 7.2 maps a block's fd from offset 0 */
+    r.offset = (uint8_t *)memory_region_get_ram_ptr(mr) + offset_in_region -
+               (uint8_t *)qemu_ram_get_host_addr(rb);
+    g_array_append_val(w->layout->ranges, r);
+    return false;
+}
+
+static PmemMapLayout *live_layout(bool write, Error **errp)
+{
+    ERRP_GUARD();
+    LiveWalk w = {
+        .layout = layout_new(write ? PMEMACCESS_V2_MAP_WRITABLE : 0),
+        .fd_index = g_hash_table_new(NULL, NULL),
+        .write = write,
+        .errp = errp,
+    };
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        flatview_for_each_range(
+            address_space_to_flatview(&address_space_memory),
+            live_add_range, &w);
+    }
+    g_hash_table_destroy(w.fd_index);
+    if (*errp) {
+        pmemmap_layout_free(w.layout);
+        return NULL;
+    }
+    return w.layout;
+}
+
+/* --- snapshots --------------------------------------------------------*/
+
+typedef struct SnapWalk {
+    PmemMapLayout *layout;
+    Error **errp;
+} SnapWalk;
+
+/* Copy a range into a new memfd, skipping zero chunks (holes), and seal it */
+static bool snap_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
+                           hwaddr offset_in_region, void *opaque)
+{
+    const uint64_t chunk = 64 * KiB;
+    SnapWalk *w = opaque;
+    MemoryRegion *mr = (MemoryRegion *)cmr;
+    PmemAccessV2MapRange r;
+    uint8_t *host;
+    uint64_t off;
+    int fd;
+
+    if (!(memory_region_is_ram(mr) && !memory_region_is_ram_device(mr)) &&
+        !memory_region_is_romd(mr)) {
+        return false;
+    }
+    if (w->layout->fds->len >= PMEMMAP_MAX_FDS) {
+        error_setg(w->errp, "Guest memory has more than %d ranges",
+                   PMEMMAP_MAX_FDS);
+        return true;
+    }
+    range_init(&r, start, len, mr);
+    fd = qemu_memfd_create("pmemmap-snapshot", r.length, false, 0,
+                           F_SEAL_GROW | F_SEAL_SHRINK, w->errp);
+    if (fd < 0) {
+        return true;
+    }
+    host = (uint8_t *)memory_region_get_ram_ptr(mr) + offset_in_region;
+    for (off = 0; off < r.length; off += chunk) {
+        uint64_t l = MIN(chunk, r.length - off);
+
+        if (!buffer_is_zero(host + off, l) &&
+            pwrite(fd, host + off, l, off) != l) {
+            error_setg_errno(w->errp, errno, "Cannot copy guest memory");
+            close(fd);
+            return true;
+        }
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+        error_setg_errno(w->errp, errno, "Cannot seal the snapshot");
+        close(fd);
+        return true;
+    }
+    g_array_append_val(w->layout->fds, fd);
+    r.fd_index = w->layout->fds->len - 1;
+    g_array_append_val(w->layout->ranges, r);
+    return false;
+}
+
+/* Called with the BQL held: pauses the vCPUs while it copies. */
+static PmemMapLayout *snapshot_take(Error **errp)
+{
+    ERRP_GUARD();
+    SnapWalk w = {
+        .layout = layout_new(PMEMACCESS_V2_MAP_SNAPSHOT |
+                             PMEMACCESS_V2_MAP_SEALED),
+        .errp = errp,
+    };
+
+    pause_all_vcpus();
+    WITH_RCU_READ_LOCK_GUARD() {
+        flatview_for_each_range(
+            address_space_to_flatview(&address_space_memory),
+            snap_add_range, &w);
+    }
+    resume_all_vcpus();
+    if (*errp) {
+        pmemmap_layout_free(w.layout);
+        return NULL;
+    }
+    return w.layout;
+}
+
+static PmemMapLayout *layout_dup(PmemMapLayout *src, Error **errp)
+{
+    PmemMapLayout *l = layout_new(src->flags);
+    guint i;
+
+    l->generation = src->generation;
+    g_array_append_vals(l->ranges, src->ranges->data, src->ranges->len);
+    for (i = 0; i < src->fds->len; i++) {
+        int fd = dup(g_array_index(src->fds, int, i));
+
+        if (fd < 0) {
+            error_setg_errno(errp, errno, "Cannot duplicate a snapshot fd");
+            pmemmap_layout_free(l);
+            return NULL;
+        }
+        g_array_append_val(l->fds, fd);
+    }
+    return l;
+}
+
+/*
+ * What a client gets now, with fds of its own (closed by
+ * pmemmap_layout_free() once sent).  Any thread.
+ */
+PmemMapLayout *pmemmap_layout(PmemMap *map, Error **errp)
+{
+    if (map->snapshot) {
+        return layout_dup(map->snap, errp);
+    }
+    return live_layout(map->write, errp);
+}
+
+PmemMap *pmemmap_ref(PmemMap *map)
+{
+    qatomic_inc(&map->refs);
+    return map;
+}
+
+void pmemmap_unref(PmemMap *map)
+{
+    if (map && qatomic_fetch_dec(&map->refs) == 1) {
+        pmemmap_layout_free(map->snap);
+        g_free(map);
+    }
+}
+
+/* --- the commands -----------------------------------------------------*/
+
+static PmemMapInfo *map_info(PmemMap *map, PmemMapLayout *l)
+{
+    PmemMapInfo *info = g_new0(PmemMapInfo, 1);
+    PmemMapRangeList **tail = &info->ranges;
+    guint i;
+
+    info->mode = map->snapshot ? PMEM_MAP_MODE_SNAPSHOT : PMEM_MAP_MODE_LIVE;
+    info->protection = map->snapshot ? PMEM_MAP_PROTECTION_SEALED :
+                       map->write ? PMEM_MAP_PROTECTION_WRITABLE :
+                       PMEM_MAP_PROTECTION_READ_ONLY_FD;
+    info->generation = l->generation;
+    for (i = 0; i < l->ranges->len; i++) {
+        PmemAccessV2MapRange *r = &g_array_index(l->ranges,
+                                                 PmemAccessV2MapRange, i);
+        PmemMapRange *range = g_new0(PmemMapRange, 1);
+
+        range->start = r->start;
+        range->length = r->length;
+        range->block = g_strdup(r->name);
+        range->rom = r->flags & PMEMACCESS_V2_RANGE_ROM;
+        if (r->fd_index != PMEMACCESS_V2_MAP_NO_FD) {
+            range->has_fd_index = true;
+            range->fd_index = r->fd_index;
+            range->has_offset = true;
+            range->offset = r->offset;
+        }
+        QAPI_LIST_APPEND(tail, range);
+    }
+    return info;
+}
+
+PmemMapInfo *qmp_pmemmap(bool has_server, const char *server,
+                         bool has_mode, PmemMapMode mode,
+                         bool has_write, bool write, Error **errp)
+{
+    static bool listening;
+    g_autoptr(PmemMapLayout) layout = NULL;
+    PmemMapInfo *info;
+    PmemMap *map;
+
+    server = has_server ? server : "pmemaccess";
+    write = has_write && write;
+    if (!pmemaccess_server_exists(server, errp)) {
+        return NULL;
+    }
+    if (has_mode && mode == PMEM_MAP_MODE_SNAPSHOT && write) {
+        error_setg(errp, "A snapshot cannot be writable");
+        return NULL;
+    }
+    if (write && !migration_is_idle()) {
+        /* writes through the mapping bypass dirty tracking */
+        error_setg(errp, "Guest RAM cannot be mapped writable while a "
+                   "migration runs");
+        return NULL;
+    }
+    if (!listening) {
+        registering = true;
+        memory_listener_register(&pmemmap_listener, &address_space_memory);
+        registering = false;
+        listening = true;
+    }
+
+    map = g_new0(PmemMap, 1);
+    map->refs = 1;
+    map->write = write;
+    map->snapshot = has_mode && mode == PMEM_MAP_MODE_SNAPSHOT;
+    if (map->snapshot) {
+        map->snap = snapshot_take(errp);
+        layout = map->snap ? layout_dup(map->snap, errp) : NULL;
+    } else {
+        /* check now that guest RAM can be shared, and describe it */
+        layout = live_layout(write, errp);
+    }
+    if (!layout || !pmemaccess_server_offer_map(server, map, errp)) {
+        pmemmap_unref(map);
+        return NULL;
+    }
+    info = map_info(map, layout);
+    trace_pmemmap_offer(server, map->snapshot, write, layout->ranges->len);
+    pmemmap_unref(map);
+    return info;
+}
+
+void qmp_pmemunmap(bool has_server, const char *server, Error **errp)
+{
+    pmemaccess_server_offer_map(has_server ? server : "pmemaccess", NULL,
+                                errp);
+}
