@@ -67,39 +67,35 @@ static bool out_flush(PmemAccessClient *c)
     return true;
 }
 
+/*
+ * Room at the end of the output buffer, flushed first if it is full;
+ * 0 only on an I/O error.
+ */
+static size_t out_room(PmemAccessClient *c)
+{
+    if (c->out_len == PMEMACCESS_CHUNK && !out_flush(c)) {
+        return 0;
+    }
+    return PMEMACCESS_CHUNK - c->out_len;
+}
+
+/* Append @len bytes of @data, or zeros if @data is NULL. */
 static bool out_put(PmemAccessClient *c, const void *data, size_t len)
 {
     const uint8_t *p = data;
 
     while (len) {
-        size_t l = MIN(len, PMEMACCESS_CHUNK - c->out_len);
+        size_t l = MIN(len, out_room(c));
 
         if (!l) {
-            if (!out_flush(c)) {
-                return false;
-            }
-            continue;
+            return false;
         }
-        memcpy(c->out + c->out_len, p, l);
-        c->out_len += l;
-        p += l;
-        len -= l;
-    }
-    return true;
-}
-
-static bool out_zeros(PmemAccessClient *c, size_t len)
-{
-    while (len) {
-        size_t l = MIN(len, PMEMACCESS_CHUNK - c->out_len);
-
-        if (!l) {
-            if (!out_flush(c)) {
-                return false;
-            }
-            continue;
+        if (p) {
+            memcpy(c->out + c->out_len, p, l);
+            p += l;
+        } else {
+            memset(c->out + c->out_len, 0, l);
         }
-        memset(c->out + c->out_len, 0, l);
         c->out_len += l;
         len -= l;
     }
@@ -116,14 +112,11 @@ static bool out_mem(PmemAccessClient *c, const PmemAccessSpace *space,
                     uint64_t addr, uint64_t len)
 {
     while (len) {
-        size_t l = MIN(len, PMEMACCESS_CHUNK - c->out_len);
+        size_t l = MIN(len, out_room(c));
         uint64_t fail;
 
         if (!l) {
-            if (!out_flush(c)) {
-                return false;
-            }
-            continue;
+            return false;
         }
         if (pmemaccess_mem_read(space, addr, c->out + c->out_len, l, &fail)) {
             trace_pmemaccess_client_changed(c, fail);
@@ -228,7 +221,7 @@ static bool v1_read(PmemAccessClient *c, uint64_t addr, uint64_t len,
 
     if (!valid) {
         status = 0;
-        if (!out_zeros(c, len)) {
+        if (!out_put(c, NULL, len)) {
             return false;
         }
     } else if (len + 1 <= PMEMACCESS_CHUNK - c->out_len) {
@@ -242,7 +235,7 @@ static bool v1_read(PmemAccessClient *c, uint64_t addr, uint64_t len,
         c->out_len += len;
     } else if (pmemaccess_mem_check(NULL, addr, len, false, &fail)) {
         status = 0;
-        if (!out_zeros(c, len)) {
+        if (!out_put(c, NULL, len)) {
             return false;
         }
     } else {
@@ -251,7 +244,7 @@ static bool v1_read(PmemAccessClient *c, uint64_t addr, uint64_t len,
 
             if (!status || !out_mem(c, NULL, addr + done, l)) {
                 status = 0;
-                if (!out_zeros(c, l)) {
+                if (!out_put(c, NULL, l)) {
                     return false;
                 }
             }
@@ -484,7 +477,7 @@ static bool v2_readv(PmemAccessClient *c, const PmemAccessV2Request *req,
     }
     if (!v2_reply(c, req, PMEMACCESS_V2_OK, status_len + ok_total, 0) ||
         !out_put(c, c->status, n * sizeof(uint32_t)) ||
-        !out_zeros(c, status_len - n * sizeof(uint32_t))) {
+        !out_put(c, NULL, status_len - n * sizeof(uint32_t))) {
         return false;
     }
     for (i = 0; i < n; i++) {

@@ -1032,7 +1032,13 @@ static int listen_path(const char *path)
     return fd;
 }
 
-static void test_getfd(Fixture *f, gconstpointer data)
+/*
+ * Bind and listen on a socket here, pass it to QEMU with QMP command
+ * @pass and arguments @args, serve on it as fd @name, read through it,
+ * and stop: the file we created stays, it is not QEMU's to remove.
+ */
+static void serve_passed_socket(Fixture *f, const char *pass,
+                                const char *args, const char *name)
 {
     g_autofree char *path = g_build_filename(f->dir, "passed.sock", NULL);
     int lfd = listen_path(path);
@@ -1040,50 +1046,33 @@ static void test_getfd(Fixture *f, gconstpointer data)
     QDict *rsp;
     int fd;
 
-    rsp = qtest_qmp_fds(f->qts, &lfd, 1, "{ 'execute': 'getfd',"
-                        " 'arguments': { 'fdname': 'vmi' } }");
+    rsp = qtest_qmp_fds(f->qts, &lfd, 1, "{ 'execute': %s, 'arguments': %p }",
+                        pass, qobject_from_json(args, &error_abort));
     g_assert(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
     close(lfd);
     qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
                              " 'arguments': { 'id': 'passed', 'addr':"
-                             " { 'type': 'fd', 'str': 'vmi' } } }");
-    fd = connect_path(path);
-    g_assert_cmpint(v1_read(fd, LOW_ADDR, buf, 64), ==, 1);
-    g_assert_cmpmem(buf, 64, f->low, 64);
-    close(fd);
-    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop',"
-                             " 'arguments': { 'id': 'passed' } }");
-    g_assert_null(query_server(f, "passed"));
-    /* not ours to remove: the file the client created stays */
-    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
-    unlink(path);
-}
-
-static void test_add_fd(Fixture *f, gconstpointer data)
-{
-    g_autofree char *path = g_build_filename(f->dir, "fdset.sock", NULL);
-    int lfd = listen_path(path);
-    uint8_t buf[64];
-    QDict *rsp;
-    int fd;
-
-    rsp = qtest_qmp_fds(f->qts, &lfd, 1, "{ 'execute': 'add-fd',"
-                        " 'arguments': { 'fdset-id': 3 } }");
-    g_assert(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
-    close(lfd);
-    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
-                             " 'arguments': { 'id': 'fdset', 'addr':"
-                             " { 'type': 'fd', 'str': '/dev/fdset/3' } } }");
+                             " { 'type': 'fd', 'str': %s } } }", name);
     fd = connect_path(path);
     g_assert_cmpint(v1_read(fd, HIGH_ADDR, buf, 64), ==, 1);
     g_assert_cmpmem(buf, 64, f->high, 64);
     close(fd);
     qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop',"
-                             " 'arguments': { 'id': 'fdset' } }");
+                             " 'arguments': { 'id': 'passed' } }");
+    g_assert_null(query_server(f, "passed"));
     g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
     unlink(path);
+}
+
+static void test_getfd(Fixture *f, gconstpointer data)
+{
+    serve_passed_socket(f, "getfd", "{ 'fdname': 'vmi' }", "vmi");
+}
+
+static void test_add_fd(Fixture *f, gconstpointer data)
+{
+    serve_passed_socket(f, "add-fd", "{ 'fdset-id': 3 }", "/dev/fdset/3");
 }
 
 static void assert_qmp_error(Fixture *f, const char *needle,
