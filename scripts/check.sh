@@ -62,6 +62,15 @@ else
     failed=$((failed + bad))
 fi
 
+echo "== clients/c: libpmemaccess-client against the patched QEMU"
+mkdir -p "$build/clients"
+if make -s -C "$top/clients/c" O="$build/clients" \
+        QEMU="$objdir/qemu-system-x86_64" check; then
+    passed=$((passed + 1))
+else
+    fail "libpmemaccess-client tests"
+fi
+
 echo "== bench: pmemaccess-bench --quick (data checked, timings not judged)"
 if "$top/scripts/bench.sh" --quick; then
     passed=$((passed + 1))
