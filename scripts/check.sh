@@ -71,6 +71,17 @@ else
     fail "libpmemaccess-client tests"
 fi
 
+echo "== clients/python: the pmemaccess module and CLI against the patched QEMU"
+pytests=(test_pmemaccess)
+[ -f "$top/clients/python/test_cli.py" ] && pytests+=(test_cli)
+if (cd "$top/clients/python" &&
+    QEMU_BINARY="$objdir/qemu-system-x86_64" \
+    /usr/bin/python3 -m unittest -v "${pytests[@]}"); then
+    passed=$((passed + 1))
+else
+    fail "Python client tests"
+fi
+
 echo "== bench: pmemaccess-bench --quick (data checked, timings not judged)"
 if "$top/scripts/bench.sh" --quick; then
     passed=$((passed + 1))
