@@ -225,6 +225,13 @@ bool pmemaccess_server_exists(const char *id, Error **errp)
     return true;
 }
 
+bool pmemaccess_server_allows_write_by_id(const char *id)
+{
+    PmemAccessServer *s = server_find(id);
+
+    return s && s->write;
+}
+
 bool pmemaccess_server_offer_map(const char *id, PmemMap *map,
                                  Error **errp)
 {
@@ -244,6 +251,7 @@ bool pmemaccess_server_offer_map(const char *id, PmemMap *map,
     s->map = map ? pmemmap_ref(map) : NULL;
     qemu_mutex_unlock(&s->lock);
     /* clients that took the old one keep it until their MAP is sent */
+    pmemmap_withdraw(old);
     pmemmap_unref(old);
     return true;
 }
@@ -264,6 +272,7 @@ static void server_stop(PmemAccessServer *s)
     for (i = 0; i < s->clients->len; i++) {
         pmemaccess_client_shutdown(g_ptr_array_index(s->clients, i));
     }
+    pmemmap_withdraw(s->map);
     qemu_mutex_unlock(&s->lock);
     server_unref(s);
 }

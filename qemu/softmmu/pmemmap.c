@@ -34,7 +34,8 @@
 #include "qemu/units.h"
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
-#include "migration/misc.h"
+#include "hw/boards.h"
+#include "migration/blocker.h"
 #include "monitor/pmemaccess.h"
 #include "sysemu/cpus.h"
 #include "sysemu/pmemmap.h"
@@ -48,6 +49,7 @@ struct PmemMap {
     bool snapshot;
     bool write;
     PmemMapLayout *snap;        /* snapshot: the sealed copies */
+    Error *migration_blocker;   /* writable: mapped writes are not tracked */
 };
 
 /* --- the layout's generation ------------------------------------------*/
@@ -173,8 +175,12 @@ static bool live_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
     range_init(&r, start, len, mr);
     fd = rb ? memory_region_get_fd(mr) : -1;
     if (fd < 0 || !qemu_ram_is_shared(rb)) {
-        if (r.flags & PMEMACCESS_V2_RANGE_ROM) {
-            /* BIOS and option ROMs: read them through pmemaccess */
+        if (!current_machine->ram ||
+            rb != current_machine->ram->ram_block) {
+            /*
+             * ROMs, device RAM (VGA), other memory: listed, but read
+             * through pmemaccess.  Only the machine's RAM must be shared.
+             */
             g_array_append_val(w->layout->ranges, r);
             return false;
         }
@@ -347,6 +353,20 @@ PmemMapLayout *pmemmap_layout(PmemMap *map, Error **errp)
     return live_layout(map->write, errp);
 }
 
+/*
+ * The server stopped offering @map (main loop, BQL held): writes through
+ * mappings given out before are now the clients' business, but
+ * migration need not be blocked any longer.
+ */
+void pmemmap_withdraw(PmemMap *map)
+{
+    if (map && map->migration_blocker) {
+        migrate_del_blocker(map->migration_blocker);
+        error_free(map->migration_blocker);
+        map->migration_blocker = NULL;
+    }
+}
+
 PmemMap *pmemmap_ref(PmemMap *map)
 {
     qatomic_inc(&map->refs);
@@ -412,10 +432,9 @@ PmemMapInfo *qmp_pmemmap(bool has_server, const char *server,
         error_setg(errp, "A snapshot cannot be writable");
         return NULL;
     }
-    if (write && !migration_is_idle()) {
-        /* writes through the mapping bypass dirty tracking */
-        error_setg(errp, "Guest RAM cannot be mapped writable while a "
-                   "migration runs");
+    if (write && !pmemaccess_server_allows_write_by_id(server)) {
+        error_setg(errp, "pmemaccess server '%s' was started without "
+                   "write: it cannot offer writable mappings", server);
         return NULL;
     }
     if (!listening) {
@@ -428,6 +447,16 @@ PmemMapInfo *qmp_pmemmap(bool has_server, const char *server,
     map = g_new0(PmemMap, 1);
     map->refs = 1;
     map->write = write;
+    if (write) {
+        /* writes through the mapping bypass dirty tracking */
+        error_setg(&map->migration_blocker, "guest RAM is mapped writable "
+                   "by pmemmap on pmemaccess server '%s'", server);
+        if (migrate_add_blocker(map->migration_blocker, errp) < 0) {
+            error_free(map->migration_blocker);
+            g_free(map);
+            return NULL;
+        }
+    }
     map->snapshot = has_mode && mode == PMEM_MAP_MODE_SNAPSHOT;
     if (map->snapshot) {
         map->snap = snapshot_take(errp);
@@ -437,6 +466,7 @@ PmemMapInfo *qmp_pmemmap(bool has_server, const char *server,
         layout = live_layout(write, errp);
     }
     if (!layout || !pmemaccess_server_offer_map(server, map, errp)) {
+        pmemmap_withdraw(map);
         pmemmap_unref(map);
         return NULL;
     }

@@ -12,6 +12,7 @@
 #include "sysemu/pmemmap.h"
 
 bool pmemaccess_server_exists(const char *id, Error **errp);
+bool pmemaccess_server_allows_write_by_id(const char *id);
 
 /*
  * Offer @map (a new reference is taken) to the clients of server @id,

@@ -27,6 +27,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PmemMapLayout, pmemmap_layout_free)
 
 uint64_t pmemmap_generation(void);
 
+void pmemmap_withdraw(PmemMap *map);
 PmemMap *pmemmap_ref(PmemMap *map);
 void pmemmap_unref(PmemMap *map);
 

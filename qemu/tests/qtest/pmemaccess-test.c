@@ -1154,6 +1154,11 @@ static const FixtureArgs memfd_ram = {
     .extra = "-object memory-backend-memfd,id=ram0,size=5G,share=on"
              " -machine memory-backend=ram0%.0s",
 };
+static const FixtureArgs memfd_ram_writable = {
+    .write = true,
+    .extra = "-object memory-backend-memfd,id=ram0,size=5G,share=on"
+             " -machine memory-backend=ram0%.0s",
+};
 static const FixtureArgs file_ram = {
     .extra = "-object memory-backend-file,id=ram0,size=5G,share=on,"
              "mem-path=%s/ram -machine memory-backend=ram0",
@@ -1170,7 +1175,7 @@ static const FixtureArgs private_file_ram = {
 typedef struct {
     PmemAccessV2MapHead head;
     PmemAccessV2MapRange ranges[64];
-    int fds[PMEMACCESS_V2_MAP_NAME_LEN];
+    int fds[64];
     int nr_fds;
 } MapReply;
 
@@ -1278,6 +1283,9 @@ static void test_map_live(Fixture *f, gconstpointer data)
     uint8_t *p;
     MapReply m;
 
+    /* a read-only server never hands out writable fds */
+    assert_qmp_error(f, "started without write", "{ 'execute': 'pmemmap',"
+                     " 'arguments': { 'write': true } }");
     pmemmap_ok(f, "{}");
     g_assert_cmpint(v2_map(fd, &m), ==, 0);
     g_assert_cmpint(m.head.flags, ==, 0);   /* live, read-only */
@@ -1337,6 +1345,13 @@ static void test_map_writable(Fixture *f, gconstpointer data)
     munmap(base, 2 * 4096);
     map_close(&m);
     close(fd);
+
+    /* such writes escape dirty tracking: no migration meanwhile */
+    assert_qmp_error(f, "mapped writable by pmemmap", "{ 'execute':"
+                     " 'migrate', 'arguments': { 'uri': 'bogus:x' } }");
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
+    assert_qmp_error(f, "valid migration protocol", "{ 'execute': 'migrate',"
+                     " 'arguments': { 'uri': 'bogus:x' } }");
 }
 
 static void test_map_file(Fixture *f, gconstpointer data)
@@ -1579,7 +1594,7 @@ int main(int argc, char **argv)
     add("server/passed-tcp", &no_server, test_passed_tcp);
     add("server/bad-commands", &read_only, test_bad_commands);
     add("map/live-memfd", &memfd_ram, test_map_live);
-    add("map/writable", &memfd_ram, test_map_writable);
+    add("map/writable", &memfd_ram_writable, test_map_writable);
     add("map/live-file", &file_ram, test_map_file);
     add("map/generation", &memfd_ram, test_map_generation);
     add("map/refused-anonymous", &read_only, test_map_refused);
