@@ -72,7 +72,7 @@ else
 fi
 
 echo "== clients/python: the pmemaccess module and CLI against the patched QEMU"
-pytests=(test_pmemaccess)
+pytests=(test_pmemaccess test_paused)
 [ -f "$top/clients/python/test_cli.py" ] && pytests+=(test_cli)
 if (cd "$top/clients/python" &&
     QEMU_BINARY="$objdir/qemu-system-x86_64" \
