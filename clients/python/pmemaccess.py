@@ -68,7 +68,10 @@ class ServerError(PmemError):
 
     def __init__(self, code, address):
         name, what = ERRORS.get(code, ("E%d" % code, "unknown error"))
-        super().__init__("%s: %s at %#x" % (name, what, address))
+        where = (" at %#x" % address
+                 if name in ("EOVERFLOW", "ENOTRAM", "EPERM", "EFAULT")
+                 else "")
+        super().__init__("%s: %s%s" % (name, what, where))
         self.code = code
         self.name = name
         self.address = address
@@ -113,24 +116,30 @@ def _ranges(data, count):
 class Client:
     """A connection to a pmemaccess server, protocol v2."""
 
-    def __init__(self, path):
+    def __init__(self, path, timeout=None):
+        """Connect and read the hello.  @timeout (seconds) bounds every
+        wait for the server; None waits as long as it takes."""
         self._cookie = 0
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
         try:
-            self.sock.connect(path)
-        except OSError as e:
+            try:
+                self.sock.connect(path)
+            except OSError as e:
+                raise PmemError("cannot connect to %s: %s (is pmemaccess "
+                                "running?)" % (path, e.strerror)) from e
+            self._send(CLIENT_MAGIC + struct.pack("<II", 2, 0))
+            (magic, version, flags, self.max_payload, self.max_segments,
+             self.ram_size, nr_ranges, _) = _HELLO.unpack(
+                 self._recv(_HELLO.size))
+            if magic != SERVER_MAGIC or version != 2:
+                raise PmemError("%s: not a pmemaccess v2 server" % path)
+            self.can_write = bool(flags & HELLO_WRITE)
+            self.layout = _ranges(self._recv(nr_ranges * _RANGE.size),
+                                  nr_ranges)
+        except BaseException:
             self.sock.close()
-            raise PmemError("cannot connect to %s: %s (is pmemaccess "
-                            "running?)" % (path, e.strerror)) from e
-        self.sock.sendall(CLIENT_MAGIC + struct.pack("<II", 2, 0))
-        (magic, version, flags, self.max_payload, self.max_segments,
-         self.ram_size, nr_ranges, _) = _HELLO.unpack(
-             self._recv(_HELLO.size))
-        if magic != SERVER_MAGIC or version != 2:
-            raise PmemError("%s: not a pmemaccess v2 server" % path)
-        self.can_write = bool(flags & HELLO_WRITE)
-        self.layout = _ranges(self._recv(nr_ranges * _RANGE.size),
-                              nr_ranges)
+            raise
 
     def close(self):
         self.sock.close()
@@ -141,12 +150,21 @@ class Client:
     def __exit__(self, *exc):
         self.close()
 
+    def _send(self, data):
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise PmemError("connection lost: %s" % e) from e
+
     def _recv(self, length):
         buf = bytearray(length)
         view = memoryview(buf)
         got = 0
         while got < length:
-            n = self.sock.recv_into(view[got:])
+            try:
+                n = self.sock.recv_into(view[got:])
+            except OSError as e:
+                raise PmemError("connection lost: %s" % e) from e
             if n == 0:
                 raise PmemError("the server closed the connection")
             got += n
@@ -175,11 +193,16 @@ class Client:
         return FLAG_VIRTUAL | (FLAG_LA57 if la57 else 0), root
 
     def read(self, address, length, root=None, la57=False):
-        """Read guest memory; virtual through page-table @root if given."""
+        """Read guest memory; virtual through page-table @root if given.
+        Reads over the server's max_payload take several requests."""
         flags, root = self._space(root, la57)
-        self.sock.sendall(self._request(READ, flags, address, length, root))
-        self._reply()
-        return self._recv(length)
+        parts = []
+        for off in range(0, length, self.max_payload) or [0]:
+            n = min(self.max_payload, length - off)
+            self._send(self._request(READ, flags, address + off, n, root))
+            self._reply()
+            parts.append(self._recv(n))
+        return b"".join(parts)
 
     def readv(self, segments, root=None, la57=False, paused=False):
         """Read (address, length) segments in one round trip.
@@ -188,13 +211,20 @@ class Client:
         protocol error code) is not 0.  @paused serves the batch with the
         vCPUs paused: one consistent instant.
         """
+        segments = list(segments)
+        if len(segments) > self.max_segments:
+            if paused:
+                raise ValueError("a paused batch is one request: at most "
+                                 "%d segments" % self.max_segments)
+            return [res for i in range(0, len(segments), self.max_segments)
+                    for res in self.readv(
+                        segments[i:i + self.max_segments], root, la57)]
         flags, root = self._space(root, la57)
         if paused:
             flags |= FLAG_PAUSED
-        segments = list(segments)
         payload = b"".join(_SEGMENT.pack(a, n) for a, n in segments)
-        self.sock.sendall(self._request(READV, flags, 0, len(segments),
-                                        root) + payload)
+        self._send(self._request(READV, flags, 0, len(segments), root) +
+                   payload)
         self._reply()
         n = len(segments)
         status = struct.unpack("<%dI" % n, self._recv(4 * n))
@@ -204,44 +234,52 @@ class Client:
                 for st, (_, length) in zip(status, segments)]
 
     def write(self, address, data):
-        self.sock.sendall(self._request(WRITE, 0, address, len(data)) +
-                          bytes(data))
+        self._send(self._request(WRITE, 0, address, len(data)) +
+                   bytes(data))
         self._reply()
 
     def generation(self):
         """The memory layout's generation (pmemmap must be offered)."""
-        self.sock.sendall(self._request(GENERATION))
+        self._send(self._request(GENERATION))
         self._reply()
         return struct.unpack("<Q", self._recv(8))[0]
 
     def current_layout(self):
         """The guest-physical RAM/ROM layout now (LAYOUT request)."""
-        self.sock.sendall(self._request(LAYOUT))
+        self._send(self._request(LAYOUT))
         self._reply()
         nr_ranges = struct.unpack("<II", self._recv(8))[0]
         return _ranges(self._recv(nr_ranges * _RANGE.size), nr_ranges)
 
     def map(self):
         """Map guest memory as pmemmap offers it: a View."""
-        self.sock.sendall(self._request(MAP))
+        self._send(self._request(MAP))
         fds = array.array("i")
-        header, anc, _, _ = self.sock.recvmsg(
-            _REPLY.size, socket.CMSG_SPACE(64 * fds.itemsize),
-            socket.MSG_WAITALL)
+        try:
+            header, anc, msg_flags, _ = self.sock.recvmsg(
+                _REPLY.size, socket.CMSG_SPACE(64 * fds.itemsize),
+                socket.MSG_WAITALL)
+        except OSError as e:
+            raise PmemError("connection lost: %s" % e) from e
         for level, kind, data in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
         try:
-            if len(header) != _REPLY.size:
+            if len(header) != _REPLY.size or msg_flags & socket.MSG_CTRUNC:
                 raise PmemError("short MAP reply")
             self._check_reply(header)
             generation, nr_ranges, nr_fds, flags, _ = _MAP_HEAD.unpack(
                 self._recv(_MAP_HEAD.size))
+            if nr_fds != len(fds):
+                raise PmemError("MAP reply announced %d fds, carried %d"
+                                % (nr_fds, len(fds)))
             data = self._recv(nr_ranges * _MAP_RANGE.size)
             ranges = []
             for i in range(nr_ranges):
                 start, length, offset, index, rflags, name = \
                     _MAP_RANGE.unpack_from(data, i * _MAP_RANGE.size)
+                if index != MAP_NO_FD and index >= len(fds):
+                    raise PmemError("MAP range names a missing fd")
                 ranges.append(MapRange(
                     start, length, offset,
                     None if index == MAP_NO_FD else index,
@@ -264,14 +302,18 @@ class View:
         self.snapshot = bool(flags & MAP_SNAPSHOT)
         self._maps = []             # (start, length, mmap, skew)
         prot = mmap.PROT_READ | (mmap.PROT_WRITE if self.writable else 0)
-        for r in ranges:
-            if r.fd_index is None:
-                continue
-            skew = r.offset % mmap.ALLOCATIONGRANULARITY
-            m = mmap.mmap(fds[r.fd_index], r.length + skew,
-                          flags=mmap.MAP_SHARED, prot=prot,
-                          offset=r.offset - skew)
-            self._maps.append((r.start, r.length, m, skew))
+        try:
+            for r in ranges:
+                if r.fd_index is None:
+                    continue
+                skew = r.offset % mmap.ALLOCATIONGRANULARITY
+                m = mmap.mmap(fds[r.fd_index], r.length + skew,
+                              flags=mmap.MAP_SHARED, prot=prot,
+                              offset=r.offset - skew)
+                self._maps.append((r.start, r.length, m, skew))
+        except BaseException:
+            self.close()
+            raise
 
     def gpa(self, address, length):
         """A memoryview of guest-physical [address, address + length),
@@ -316,6 +358,8 @@ class GuestMemory(io.RawIOBase):
             except ServerError as e:
                 if e.code != ENOMAP:
                     raise
+            except OSError:
+                pass                # cannot map here: READ will do
         self.ranges = client.layout
         self.size = max((r.start + r.length for r in self.ranges), default=0)
         self.pos = 0
@@ -327,8 +371,11 @@ class GuestMemory(io.RawIOBase):
         return True
 
     def seek(self, offset, whence=io.SEEK_SET):
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos,
-                io.SEEK_END: self.size}[whence]
+        bases = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos,
+                 io.SEEK_END: self.size}
+        if whence not in bases:
+            raise ValueError("invalid whence %r" % whence)
+        base = bases[whence]
         if base + offset < 0:
             raise ValueError("negative seek position")
         self.pos = base + offset

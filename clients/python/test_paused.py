@@ -4,9 +4,9 @@
 
 A 64 KiB BIOS made here runs a real-mode loop under TCG that increments
 a 32-bit counter at guest-physical 0x500 and writes memory.  A READV of
-[counter, 200 KiB, counter] sees the counter move between its segments
-when the guest runs, and see it unchanged when the batch is PAUSED; the
-guest runs on afterwards.  Run: python3 -m unittest -v test_paused.
+[counter, 16 MiB, counter] sees the counter move between its segments
+when the guest runs; [counter, 200 KiB, counter] sees it unchanged when
+the batch is PAUSED; the guest runs on afterwards.  Run: python3 -m unittest -v test_paused.
 """
 
 import json
@@ -79,7 +79,10 @@ class PausedTest(unittest.TestCase):
         return struct.unpack("<I", self.c.read(COUNTER, 4))[0]
 
     def pair(self, paused):
-        res = self.c.readv([(COUNTER, 4), (0x100000, 200 * 1024),
+        # a paused batch must fit in 256 KiB; an unpaused one reads 16 MiB
+        # between the two counters: milliseconds in which the guest runs
+        middle = 200 * 1024 if paused else 16 * 1024 * 1024
+        res = self.c.readv([(COUNTER, 4), (0x100000, middle),
                             (COUNTER, 4)], paused=paused)
         self.assertTrue(all(st == 0 for st, _ in res))
         return (struct.unpack("<I", res[0][1])[0],
