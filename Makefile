@@ -1,7 +1,7 @@
 # qemu-vmi: fast, safe guest-memory introspection for QEMU.
 # The targets only call scripts/; see README.md.
 
-.PHONY: all setup build check run series bench clean distclean
+.PHONY: all setup build check run series bench compare clean distclean
 
 all: build
 
@@ -23,6 +23,12 @@ series: setup
 # pmemaccess against a bare UNIX socket, xp and pmemsave, in one run
 bench: setup
 	@scripts/bench.sh
+
+# every way to read guest memory (xp, pmemsave, gdbstub, process_vm_readv,
+# pmemaccess v1/v2, pmemmap) side by side, idle and on a busy guest:
+# tables on stdout, build/compare/compare.md and compare.png
+compare: setup
+	@scripts/compare.sh
 
 # Drop the build tree but keep the downloaded source and the pristine tree.
 clean:

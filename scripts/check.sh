@@ -89,5 +89,13 @@ else
     fail "pmemaccess-bench"
 fi
 
+echo "== compare: vmi-compare --quick (every path runs and reads right)"
+if "$top/scripts/compare.sh" --quick > "$build/compare-quick.log" 2>&1; then
+    passed=$((passed + 1))
+else
+    tail -20 "$build/compare-quick.log"
+    fail "vmi-compare"
+fi
+
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

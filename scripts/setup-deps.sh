@@ -14,6 +14,8 @@ packages=(
     seabios qemu-system-data ipxe-qemu
     # tests and tools
     git perl socat python3
+    # bench/vmi-compare.py's chart
+    python3-matplotlib
 )
 
 missing=()
