@@ -37,7 +37,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "monitor/pmemaccess-proto.h"
+#include "pmemaccess-client.h"
+#include "spawn-qemu.h"
 
 #define MiB (1024ULL * 1024)
 #define GiB (1024 * MiB)
@@ -51,9 +52,9 @@
 
 static int iterations = 20000;
 static const char *qemu_bin = "build/qemu/build/qemu-system-x86_64";
-static char dir[] = "/tmp/pmemaccess-bench-XXXXXX";
-static pid_t qemu_pid, echo_pid;
-static FILE *qmp;
+static spawned_qemu q;
+static pid_t echo_pid;
+static pmemc *pm;                   /* protocol v2, through the library */
 static uint8_t *pattern;
 
 static void die(const char *fmt, ...)
@@ -65,8 +66,8 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    if (qemu_pid > 0) {
-        kill(qemu_pid, SIGKILL);
+    if (q.pid > 0) {
+        kill(q.pid, SIGKILL);
     }
     if (echo_pid > 0) {
         kill(echo_pid, SIGKILL);
@@ -118,134 +119,6 @@ static void recv_all(int fd, void *buf, size_t len)
     }
 }
 
-static int connect_path(const char *path, bool retry)
-{
-    struct sockaddr_un un = { .sun_family = AF_UNIX };
-    int i, fd;
-
-    snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
-    for (i = 0; i < 500; i++) {
-        fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        if (connect(fd, (struct sockaddr *)&un, sizeof(un)) == 0) {
-            return fd;
-        }
-        close(fd);
-        if (!retry) {
-            break;
-        }
-        usleep(10000);
-    }
-    die("cannot connect to %s: %s", path, strerror(errno));
-    return -1;
-}
-
-/* --- QMP, just enough of it ---------------------------------------------*/
-
-static char *qmp_cmd(const char *fmt, ...)
-{
-    static char line[1 << 16];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vfprintf(qmp, fmt, ap);
-    va_end(ap);
-    fputc('\n', qmp);
-    fflush(qmp);
-    while (fgets(line, sizeof(line), qmp)) {
-        if (strstr(line, "\"return\"")) {
-            return line;
-        }
-        if (strstr(line, "\"error\"")) {
-            die("QMP error: %s", line);
-        }
-    }
-    die("QMP connection closed");
-    return NULL;
-}
-
-static void start_qemu(void)
-{
-    char qmp_path[256], arg[300];
-    int fd;
-
-    snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", dir);
-    snprintf(arg, sizeof(arg), "unix:%s,server=on,wait=off", qmp_path);
-    qemu_pid = fork();
-    if (qemu_pid == 0) {
-        execl(qemu_bin, qemu_bin, "-machine", "pc,memory-backend=ram0",
-              "-m", "1G", "-object",
-              "memory-backend-memfd,id=ram0,size=1G,share=on",
-              "-accel", "qtest", "-qtest", "null", "-display", "none",
-              "-nodefaults", "-qmp", arg, NULL);
-        fprintf(stderr, "cannot run %s: %s\n", qemu_bin, strerror(errno));
-        _exit(127);
-    }
-    fd = connect_path(qmp_path, true);
-    qmp = fdopen(fd, "r+");
-    qmp_cmd("{\"execute\": \"qmp_capabilities\"}");
-}
-
-/* --- pmemaccess v2 -------------------------------------------------------*/
-
-static int v2_connect(const char *path)
-{
-    int fd = connect_path(path, false);
-    PmemAccessV2ClientHello ch = {
-        .magic = PMEMACCESS_V2_CLIENT_MAGIC,
-        .version = PMEMACCESS_V2_VERSION,
-    };
-    PmemAccessV2ServerHello sh;
-    PmemAccessV2Range r;
-    uint32_t i;
-
-    send_all(fd, &ch, sizeof(ch));
-    recv_all(fd, &sh, sizeof(sh));
-    if (memcmp(sh.magic, PMEMACCESS_V2_SERVER_MAGIC, 8)) {
-        die("bad server hello");
-    }
-    for (i = 0; i < sh.nr_ranges; i++) {
-        recv_all(fd, &r, sizeof(r));
-    }
-    return fd;
-}
-
-static void v2_request(int fd, uint16_t type, uint16_t flags, uint64_t addr,
-                       uint64_t len, uint64_t root)
-{
-    PmemAccessV2Request req = {
-        .magic = PMEMACCESS_V2_REQUEST_MAGIC, .type = type, .flags = flags,
-        .cookie = addr, .address = addr, .length = len, .root = root,
-    };
-
-    send_all(fd, &req, sizeof(req));
-}
-
-static void v2_reply(int fd, uint64_t expect_len)
-{
-    PmemAccessV2Reply r;
-
-    recv_all(fd, &r, sizeof(r));
-    if (r.magic != PMEMACCESS_V2_REPLY_MAGIC || r.error ||
-        r.length != expect_len) {
-        die("reply error %u, length %" PRIu64, r.error, r.length);
-    }
-}
-
-static void v2_read(int fd, uint16_t flags, uint64_t root, uint64_t addr,
-                    void *buf, uint64_t len)
-{
-    v2_request(fd, PMEMACCESS_V2_READ, flags, addr, len, root);
-    v2_reply(fd, len);
-    recv_all(fd, buf, len);
-}
-
-static void v2_write(int fd, uint64_t addr, const void *buf, uint64_t len)
-{
-    v2_request(fd, PMEMACCESS_V2_WRITE, 0, addr, len, 0);
-    send_all(fd, buf, len);
-    v2_reply(fd, 0);
-}
-
 static bool wrong;
 
 static void check(const void *got, uint64_t addr, size_t len)
@@ -293,7 +166,7 @@ static int start_echo(void)
     struct sockaddr_un un = { .sun_family = AF_UNIX };
     int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-    snprintf(path, sizeof(path), "%s/echo.sock", dir);
+    snprintf(path, sizeof(path), "%s/echo.sock", q.dir);
     snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
     if (bind(lfd, (struct sockaddr *)&un, sizeof(un)) || listen(lfd, 1)) {
         die("echo socket: %s", strerror(errno));
@@ -303,7 +176,7 @@ static int start_echo(void)
         echo_server(lfd);
     }
     close(lfd);
-    return connect_path(path, false);
+    return connect_unix(path);
 }
 
 /* --- measuring ----------------------------------------------------------*/
@@ -348,7 +221,14 @@ static Result measure(const char *name, int n, uint64_t bytes, Op *op,
     return r;
 }
 
-static int pm_fd, v1_fd, echo_fd;
+static int v1_fd, echo_fd;
+
+static void pm_ok(int ret)
+{
+    if (ret) {
+        die("pmemaccess: %s", pmemc_error(pm));
+    }
+}
 static uint8_t *big;
 
 static void op_echo(void *o, int i)
@@ -377,7 +257,7 @@ static void op_read8(void *o, int i)
     uint8_t buf[8];
     uint64_t a = scattered(i);
 
-    v2_read(pm_fd, 0, 0, a, buf, 8);
+    pm_ok(pmemc_read(pm, NULL, a, buf, 8));
     check(buf, a, 8);
 }
 
@@ -386,7 +266,9 @@ static void op_vread8(void *o, int i)
     uint8_t buf[8];
     uint64_t off = (i * 8) % 4096;
 
-    v2_read(pm_fd, PMEMACCESS_V2_FLAG_VIRTUAL, PML4, VADDR + off, buf, 8);
+    static const pmemc_space virt = { .virtual = true, .root = PML4 };
+
+    pm_ok(pmemc_read(pm, &virt, VADDR + off, buf, 8));
     check(buf, DATA_BASE + off, 8);
 }
 
@@ -405,7 +287,7 @@ static void op_v1_read8(void *o, int i)
 
 static void op_read16m(void *o, int i)
 {
-    v2_read(pm_fd, 0, 0, DATA_BASE, big, BULK);
+    pm_ok(pmemc_read(pm, NULL, DATA_BASE, big, BULK));
     if (i == 0) {
         check(big, DATA_BASE, BULK);
     }
@@ -422,7 +304,7 @@ static void op_singles256(void *o, int i)
 
 static void op_readv256(void *o, int i)
 {
-    PmemAccessV2Segment seg[256];
+    pmemc_segment seg[256];
     uint32_t status[256];
     uint8_t data[256 * 8];
     int k;
@@ -431,11 +313,7 @@ static void op_readv256(void *o, int i)
         seg[k].address = scattered(i * 256 + k);
         seg[k].length = 8;
     }
-    v2_request(pm_fd, PMEMACCESS_V2_READV, 0, 0, 256, 0);
-    send_all(pm_fd, seg, sizeof(seg));
-    v2_reply(pm_fd, sizeof(status) + sizeof(data));
-    recv_all(pm_fd, status, sizeof(status));
-    recv_all(pm_fd, data, sizeof(data));
+    pm_ok(pmemc_readv(pm, NULL, false, seg, 256, data, status));
     for (k = 0; k < 256; k++) {
         if (status[k]) {
             die("READV segment %d failed: %u", k, status[k]);
@@ -447,7 +325,7 @@ static void op_readv256(void *o, int i)
 static void op_xp8(void *o, int i)
 {
     uint64_t a = scattered(i) & ~7ULL;
-    char *line = qmp_cmd("{\"execute\": \"human-monitor-command\","
+    char *line = qmp_cmd(&q, "{\"execute\": \"human-monitor-command\","
                          " \"arguments\": {\"command-line\":"
                          " \"xp /2wx 0x%" PRIx64 "\"}}", a);
     unsigned w0, w1;
@@ -467,7 +345,7 @@ static void op_pmemsave4k(void *o, int i)
     FILE *f;
 
     snprintf(path, sizeof(path), "/dev/shm/pmemaccess-bench-%d", getpid());
-    qmp_cmd("{\"execute\": \"pmemsave\", \"arguments\": {\"val\": %" PRIu64
+    qmp_cmd(&q, "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": %" PRIu64
             ", \"size\": 4096, \"filename\": \"%s\"}}", a, path);
     f = fopen(path, "rb");
     if (!f || fread(buf, 1, sizeof(buf), f) != sizeof(buf)) {
@@ -484,51 +362,17 @@ static uint8_t *mapping;            /* guest RAM from DATA_BASE, via MAP */
 static uint8_t *local_src;          /* a local copy, for memcpy */
 static uint8_t *qemu_ram;           /* guest RAM's address inside QEMU */
 
-/* MAP over @fd; maps the fd that holds DATA_BASE, returns its base */
-static uint8_t *map_guest_ram(int fd, int *mfd, uint64_t *offset)
+/* MAP guest memory; the pointer to DATA_BASE in it */
+static uint8_t *map_data(pmemc_view **view)
 {
-    char control[CMSG_SPACE(sizeof(int) * 64)];
-    PmemAccessV2Reply r;
-    PmemAccessV2MapHead head;
-    PmemAccessV2MapRange range;
-    struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = control, .msg_controllen = sizeof(control),
-    };
-    struct cmsghdr *cmsg;
-    int fds[64], nfds = 0;
-    uint8_t *base = NULL;
-    uint32_t i;
+    uint8_t *p;
 
-    v2_request(fd, PMEMACCESS_V2_MAP, 0, 0, 0, 0);
-    if (recvmsg(fd, &msg, MSG_WAITALL) != sizeof(r) || r.error) {
-        die("MAP failed");
-    }
-    for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-        if (cmsg->cmsg_type == SCM_RIGHTS) {
-            nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            memcpy(fds, CMSG_DATA(cmsg), nfds * sizeof(int));
-        }
-    }
-    recv_all(fd, &head, sizeof(head));
-    for (i = 0; i < head.nr_ranges; i++) {
-        recv_all(fd, &range, sizeof(range));
-        if (range.start <= DATA_BASE &&
-            DATA_BASE + BULK <= range.start + range.length &&
-            range.fd_index < (uint32_t)nfds) {
-            *mfd = fds[range.fd_index];
-            *offset = range.offset + (DATA_BASE - range.start);
-            base = mmap(NULL, BULK, PROT_READ, MAP_SHARED, *mfd, *offset);
-            if (base == MAP_FAILED) {
-                die("mmap: %s", strerror(errno));
-            }
-        }
-    }
-    if (!base) {
+    pm_ok(pmemc_map(pm, view));
+    p = pmemc_view_gpa(*view, DATA_BASE, BULK);
+    if (!p) {
         die("MAP gave no range for the test data");
     }
-    return base;
+    return p;
 }
 
 /* Where QEMU mapped guest RAM: its memfd's mapping, from /proc */
@@ -538,7 +382,7 @@ static uint8_t *find_qemu_ram(void)
     unsigned long start, end, off;
     FILE *f;
 
-    snprintf(path, sizeof(path), "/proc/%d/maps", qemu_pid);
+    snprintf(path, sizeof(path), "/proc/%d/maps", q.pid);
     f = fopen(path, "r");
     while (f && fgets(line, sizeof(line), f)) {
         if (strstr(line, "memfd:memory-backend-memfd") &&
@@ -571,7 +415,7 @@ static void op_process_vm_readv(void *o, int i)
     struct iovec remote = { .iov_base = qemu_ram + DATA_BASE,
                             .iov_len = BULK };
 
-    if (process_vm_readv(qemu_pid, &local, 1, &remote, 1, 0) != BULK) {
+    if (process_vm_readv(q.pid, &local, 1, &remote, 1, 0) != BULK) {
         die("process_vm_readv: %s", strerror(errno));
     }
     if (i == 0) {
@@ -580,8 +424,6 @@ static void op_process_vm_readv(void *o, int i)
 }
 
 /* The first byte of a page not touched since mmap(): a page fault */
-static int map_fd;
-static uint64_t map_offset;
 static uint8_t *fresh;
 
 static void op_first_byte(void *o, int i)
@@ -626,10 +468,10 @@ static void setup_guest(const char *pm_path)
     for (i = 0; i < BULK; i++) {
         pattern[i] = (i * 2654435761u) >> 13;
     }
-    pm_fd = v2_connect(pm_path);
-    v2_write(pm_fd, DATA_BASE, pattern, BULK);
+    pm_ok(pmemc_connect(&pm, pm_path));
+    pm_ok(pmemc_write(pm, DATA_BASE, pattern, BULK));
     for (i = 0; i < 4; i++) {
-        v2_write(pm_fd, pte[i][0], &pte[i][1], 8);
+        pm_ok(pmemc_write(pm, pte[i][0], &pte[i][1], 8));
     }
 }
 
@@ -638,6 +480,13 @@ int main(int argc, char **argv)
     char pm_path[300];
     Result echo, bulk, read8, vread8, v1r, r16, singles, readv, xp, psave;
     Result lmemcpy, mmemcpy, pvr, first;
+    static const char *qemu_args[] = {
+        "-machine", "pc,memory-backend=ram0", "-m", "1G",
+        "-object", "memory-backend-memfd,id=ram0,size=1G,share=on",
+        "-accel", "qtest", "-qtest", "null", "-display", "none",
+        "-nodefaults", NULL,
+    };
+    pmemc_view *view, *fresh_view;
     int i, slow;
 
     for (i = 1; i < argc; i++) {
@@ -651,15 +500,12 @@ int main(int argc, char **argv)
         }
     }
     slow = iterations / 100 + 5;
-    if (!mkdtemp(dir)) {
-        die("mkdtemp: %s", strerror(errno));
-    }
-    start_qemu();
-    snprintf(pm_path, sizeof(pm_path), "%s/pm.sock", dir);
-    qmp_cmd("{\"execute\": \"pmemaccess\", \"arguments\": {\"path\": \"%s\","
-            " \"write\": true}}", pm_path);
+    spawn_qemu(&q, qemu_bin, qemu_args);
+    snprintf(pm_path, sizeof(pm_path), "%s/pm.sock", q.dir);
+    qmp_cmd(&q, "{\"execute\": \"pmemaccess\", \"arguments\":"
+            " {\"path\": \"%s\", \"write\": true}}", pm_path);
     setup_guest(pm_path);
-    v1_fd = connect_path(pm_path, false);
+    v1_fd = connect_unix(pm_path);
     echo_fd = start_echo();
     big = malloc(BULK + 32);
 
@@ -675,8 +521,8 @@ int main(int argc, char **argv)
                       op_singles256, NULL);
     readv = measure("1 x v2 READV of 256 x 8 B", iterations / 10, 0,
                     op_readv256, NULL);
-    qmp_cmd("{\"execute\": \"pmemmap\"}");
-    mapping = map_guest_ram(pm_fd, &map_fd, &map_offset);
+    qmp_cmd(&q, "{\"execute\": \"pmemmap\"}");
+    mapping = map_data(&view);
     qemu_ram = find_qemu_ram();
     local_src = malloc(BULK);
     memcpy(local_src, pattern, BULK);
@@ -687,7 +533,7 @@ int main(int argc, char **argv)
     pvr = measure("process_vm_readv 16 MiB (memflow)", slow, BULK,
                   op_process_vm_readv, NULL);
     /* a fresh mapping, each page touched once: no warm-up */
-    fresh = mmap(NULL, BULK, PROT_READ, MAP_SHARED, map_fd, map_offset);
+    fresh = map_data(&fresh_view);
     first = measure("pmemmap: first byte of a fresh page", BULK / 4096 - 1,
                     0, op_first_byte, NULL);
     check((const void *)fresh, DATA_BASE, 4096);
@@ -738,11 +584,12 @@ int main(int argc, char **argv)
          xp.p50 / read8.p50, ">=", 1);
     goal("pmemsave 4 KiB / v2 READ 8 B", psave.p50 / read8.p50, ">=", 1);
 
-    kill(qemu_pid, SIGTERM);
+    pmemc_unmap(view);
+    pmemc_unmap(fresh_view);
+    pmemc_close(pm);
     kill(echo_pid, SIGTERM);
-    waitpid(qemu_pid, NULL, 0);
     waitpid(echo_pid, NULL, 0);
-    rmdir(dir);
+    stop_qemu(&q);
     if (wrong) {
         printf("\npmemaccess-bench: WRONG DATA was read\n");
         return 1;

@@ -287,6 +287,7 @@ int pmemc_readv(pmemc *c, const pmemc_space *space, bool paused,
     uint16_t flags = space_flags(space) |
                      (paused ? PMEMACCESS_V2_FLAG_PAUSED : 0);
     uint64_t status_len = ((uint64_t)n * 4 + 7) & ~7ULL, pad;
+    uint64_t total = 0, ok = 0;
     uint8_t *out = buf;
     PmemAccessV2Reply r;
     uint32_t i, k;
@@ -312,13 +313,24 @@ int pmemc_readv(pmemc *c, const pmemc_space *space, bool paused,
     if (status_len > n * 4) {
         ret = recv_all(c, &pad, status_len - n * 4);
     }
-    for (i = 0; !ret && i < n; i++) {
+    /*
+     * The data of the successful segments arrives back to back: take it
+     * in one go at the start of @buf, then move each piece to its place,
+     * last first (places only move up), with zeros for failed segments.
+     */
+    for (i = 0; i < n; i++) {
+        total += segs[i].length;
+        ok += status[i] ? 0 : segs[i].length;
+    }
+    ret = ret ? ret : recv_all(c, out, ok);
+    for (i = n; !ret && i-- > 0;) {
+        total -= segs[i].length;
         if (status[i]) {
-            memset(out, 0, segs[i].length);
+            memset(out + total, 0, segs[i].length);
         } else {
-            ret = recv_all(c, out, segs[i].length);
+            ok -= segs[i].length;
+            memmove(out + total, out + ok, segs[i].length);
         }
-        out += segs[i].length;
     }
     return ret;
 }
