@@ -617,8 +617,9 @@ def echo_server(sock):
             return
 
 
-def start_echo():
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+def fork_child(name, run):
+    """Fork a child that runs @run() with default signal handling (Ctrl-C
+    is the parent's to handle) and exits 0, or 2 if @run raised."""
     pid = os.fork()
     if pid == 0:
         code = 0
@@ -626,12 +627,26 @@ def start_echo():
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            parent.close()
-            echo_server(child)
-        except BaseException:
+            run()
+        except BaseException as e:
+            try:
+                os.write(2, b"%s: %s\n" % (name.encode(), str(e).encode()))
+            except OSError:
+                pass
             code = 2
         finally:
             os._exit(code)
+    return pid
+
+
+def start_echo():
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def run():
+        parent.close()
+        echo_server(child)
+
+    pid = fork_child("echo", run)
     child.close()
     return parent, pid
 
@@ -719,24 +734,12 @@ def load_child(vmi, guest, stop_fd, result_fd):
 def start_load(vmi, guest):
     stop_r, stop_w = os.pipe()
     res_r, res_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                signal.signal(sig, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            os.close(stop_w)
-            os.close(res_r)
-            load_child(vmi, guest, stop_r, res_w)
-        except BaseException as e:
-            try:
-                os.write(2, b"load: %s\n" % str(e).encode())
-            except OSError:
-                pass
-            code = 2
-        finally:
-            os._exit(code)
+    def run():
+        os.close(stop_w)
+        os.close(res_r)
+        load_child(vmi, guest, stop_r, res_w)
+
+    pid = fork_child("load", run)
     os.close(stop_r)
     os.close(res_w)
     if os.read(res_r, 1) != b"R":
