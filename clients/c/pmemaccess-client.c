@@ -260,23 +260,67 @@ static int reply(pmemc *c, PmemAccessV2Reply *r)
     return r->error ? server_fail(c, r->error, r->address) : 0;
 }
 
+/*
+ * The reply to a READ of @len bytes and its data.  The server sends both
+ * in one message: for small reads, take them with one recv() (the only
+ * reply outstanding is ours, so nothing else can come with it).
+ */
+static int read_reply(pmemc *c, void *buf, size_t len)
+{
+    uint8_t small[sizeof(PmemAccessV2Reply) + 4096];
+    size_t got = 0, want = sizeof(small);
+    PmemAccessV2Reply r;
+    ssize_t n;
+    int ret;
+
+    if (len > 4096) {
+        ret = reply(c, &r);
+        if (!ret && r.length != len) {
+            errno = EPROTO;
+            return sys_fail(c, "READ reply length");
+        }
+        return ret ? ret : recv_all(c, buf, len);
+    }
+    want = sizeof(r) + len;
+    do {
+        n = recv(c->fd, small, want, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        if (n == 0) {
+            errno = ECONNRESET;
+        }
+        return sys_fail(c, "recv");
+    }
+    got = n;
+    if (got < sizeof(r)) {
+        ret = recv_all(c, small + got, sizeof(r) - got);
+        if (ret) {
+            return ret;
+        }
+        got = sizeof(r);
+    }
+    memcpy(&r, small, sizeof(r));
+    if (le32toh(r.magic) != PMEMACCESS_V2_REPLY_MAGIC ||
+        le64toh(r.cookie) != c->cookie ||
+        (!r.error && le64toh(r.length) != len)) {
+        errno = EPROTO;
+        return sys_fail(c, "READ reply");
+    }
+    if (r.error) {
+        return server_fail(c, le32toh(r.error), le64toh(r.address));
+    }
+    memcpy(buf, small + sizeof(r), got - sizeof(r));
+    return recv_all(c, (uint8_t *)buf + (got - sizeof(r)),
+                    len - (got - sizeof(r)));
+}
+
 int pmemc_read(pmemc *c, const pmemc_space *space, uint64_t addr,
                void *buf, size_t len)
 {
-    PmemAccessV2Reply r;
-    int ret;
+    int ret = request(c, PMEMACCESS_V2_READ, space_flags(space), addr, len,
+                      space && space->virtual ? space->root : 0);
 
-    ret = request(c, PMEMACCESS_V2_READ, space_flags(space), addr, len,
-                  space && space->virtual ? space->root : 0);
-    ret = ret ? ret : reply(c, &r);
-    if (ret) {
-        return ret;
-    }
-    if (r.length != len) {
-        errno = EPROTO;
-        return sys_fail(c, "READ reply length");
-    }
-    return recv_all(c, buf, len);
+    return ret ? ret : read_reply(c, buf, len);
 }
 
 int pmemc_readv(pmemc *c, const pmemc_space *space, bool paused,

@@ -875,17 +875,22 @@ static QDict *query_server(Fixture *f, const char *id)
     return NULL;
 }
 
+static int64_t server_stat(Fixture *f, const char *id, const char *key)
+{
+    QDict *info = query_server(f, id);
+    int64_t n = qdict_get_int(info, key);
+
+    qobject_unref(info);
+    return n;
+}
+
 /* Poll until @id has @clients clients: they end on their own threads. */
 static void wait_clients(Fixture *f, const char *id, int clients)
 {
     int i;
 
     for (i = 0; i < 500; i++) {
-        QDict *info = query_server(f, id);
-        int64_t n = qdict_get_int(info, "clients");
-
-        qobject_unref(info);
-        if (n == clients) {
+        if (server_stat(f, id, "clients") == clients) {
             return;
         }
         g_usleep(10 * 1000);
@@ -1398,16 +1403,30 @@ static void test_map_refused(Fixture *f, gconstpointer data)
     close(fd);
 }
 
-/* QEMU's pid, from a connection that is gone when this returns */
+/*
+ * QEMU's pid, from a connection that is gone when this returns: the
+ * server accepted it (it may sit in the listen backlog for a while) and
+ * its thread has ended.
+ */
 static int qemu_pid(Fixture *f)
 {
+    int64_t connections = server_stat(f, "pmemaccess", "connections");
     struct ucred cred;
     socklen_t len = sizeof(cred);
     int fd = connect_path(f->path);
+    int i;
 
     g_assert_cmpint(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len),
                     ==, 0);
     close(fd);
+    for (i = 0; i < 500; i++) {
+        if (server_stat(f, "pmemaccess", "connections") > connections) {
+            break;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpint(server_stat(f, "pmemaccess", "connections"), >,
+                    connections);
     wait_clients(f, "pmemaccess", 0);
     return cred.pid;
 }
