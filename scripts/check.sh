@@ -73,6 +73,11 @@ fi
 
 echo "== clients/python: the pmemaccess module and CLI against the patched QEMU"
 pytests=(test_pmemaccess test_paused)
+if "$top/scripts/build-guest.sh"; then
+    pytests+=(test_guest)
+else
+    fail "building the real-guest fixture"
+fi
 [ -f "$top/clients/python/test_cli.py" ] && pytests+=(test_cli)
 if (cd "$top/clients/python" &&
     QEMU_BINARY="$objdir/qemu-system-x86_64" \

@@ -14,6 +14,8 @@ packages=(
     seabios qemu-system-data ipxe-qemu
     # tests and tools
     git perl socat python3
+    # the real-guest fixture (packed with cpio; the kernel is only unpacked)
+    cpio
     # bench/vmi-compare.py's chart
     python3-matplotlib
 )
