@@ -15,15 +15,18 @@
 #include "qemu/rcu.h"
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
+#include "monitor/pmemaccess.h"
 #include "pmemaccess-int.h"
 
-static bool mr_readable(MemoryRegion *mr)
+/* Guest memory pmemaccess and pmemmap may read: RAM and ROM, never MMIO */
+bool pmemaccess_region_readable(MemoryRegion *mr)
 {
     return (memory_region_is_ram(mr) && !memory_region_is_ram_device(mr)) ||
            memory_region_is_romd(mr);
 }
 
-static bool mr_writable(MemoryRegion *mr)
+/* ... and write: RAM that is not read-only */
+bool pmemaccess_region_writable(MemoryRegion *mr)
 {
     return memory_region_is_ram(mr) && !memory_region_is_ram_device(mr) &&
            !mr->readonly && !memory_region_is_rom(mr);
@@ -45,9 +48,10 @@ static uint32_t phys_access(uint64_t addr, void *buf, uint64_t len,
 
         mr = address_space_translate(&address_space_memory, addr, &xlat, &l,
                                      is_write, MEMTXATTRS_UNSPECIFIED);
-        if (is_write ? !mr_writable(mr) : !mr_readable(mr)) {
+        if (is_write ? !pmemaccess_region_writable(mr) :
+                       !pmemaccess_region_readable(mr)) {
             *fail_addr = addr;
-            if (is_write && mr_readable(mr)) {
+            if (is_write && pmemaccess_region_readable(mr)) {
                 return PMEMACCESS_V2_EPERM;
             }
             return PMEMACCESS_V2_ENOTRAM;
@@ -110,7 +114,7 @@ void *pmemaccess_mem_map(uint64_t addr, uint64_t len, uint64_t *contiguous)
 
     mr = address_space_translate(&address_space_memory, addr, &xlat, &l,
                                  false, MEMTXATTRS_UNSPECIFIED);
-    if (!mr_readable(mr)) {
+    if (!pmemaccess_region_readable(mr)) {
         return NULL;
     }
     *contiguous = l;
@@ -160,12 +164,12 @@ static bool layout_add_range(Int128 start, Int128 len, const MemoryRegion *mr,
     MemoryRegion *m = (MemoryRegion *)mr;
     PmemAccessV2Range r = { 0 };
 
-    if (!mr_readable(m)) {
+    if (!pmemaccess_region_readable(m)) {
         return false;
     }
     r.start = int128_get64(start);
     r.length = int128_get64(len);
-    if (!mr_writable(m)) {
+    if (!pmemaccess_region_writable(m)) {
         r.flags |= PMEMACCESS_V2_RANGE_ROM;
     }
     if (ranges->len) {

@@ -131,8 +131,7 @@ static void range_init(PmemAccessV2MapRange *r, Int128 start, Int128 len,
     r->start = int128_get64(start);
     r->length = int128_get64(len);
     r->fd_index = PMEMACCESS_V2_MAP_NO_FD;
-    if (memory_region_is_romd(mr) || mr->readonly ||
-        memory_region_is_rom(mr)) {
+    if (!pmemaccess_region_writable(mr)) {
         r->flags = PMEMACCESS_V2_RANGE_ROM;
     }
     pstrcpy(r->name, sizeof(r->name),
@@ -168,8 +167,7 @@ static bool live_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
     gpointer index;
     int fd;
 
-    if (!(memory_region_is_ram(mr) && !memory_region_is_ram_device(mr)) &&
-        !memory_region_is_romd(mr)) {
+    if (!pmemaccess_region_readable(mr)) {
         return false;
     }
     range_init(&r, start, len, mr);
@@ -260,8 +258,7 @@ static bool snap_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
     uint64_t off;
     int fd;
 
-    if (!(memory_region_is_ram(mr) && !memory_region_is_ram_device(mr)) &&
-        !memory_region_is_romd(mr)) {
+    if (!pmemaccess_region_readable(mr)) {
         return false;
     }
     if (w->layout->fds->len >= PMEMMAP_MAX_FDS) {

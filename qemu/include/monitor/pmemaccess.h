@@ -9,7 +9,11 @@
 #ifndef MONITOR_PMEMACCESS_H
 #define MONITOR_PMEMACCESS_H
 
+#include "exec/memory.h"
 #include "sysemu/pmemmap.h"
+
+bool pmemaccess_region_readable(MemoryRegion *mr);
+bool pmemaccess_region_writable(MemoryRegion *mr);
 
 bool pmemaccess_server_exists(const char *id, Error **errp);
 bool pmemaccess_server_allows_write_by_id(const char *id);
