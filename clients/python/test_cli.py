@@ -9,13 +9,11 @@ as a subprocess of the script.  Run: python3 -m unittest -v test_cli
 (QEMU_BINARY overrides the QEMU path).
 """
 
-import json
 import os
 import pty
 import random
 import re
 import shutil
-import socket
 import stat
 import struct
 import subprocess
@@ -25,6 +23,7 @@ import unittest
 import uuid
 
 from pmemaccess import Client
+from qmptest import Qmp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = os.path.join(HERE, "pmemaccess-cli")
@@ -46,19 +45,11 @@ TEXT = b"Hello, VMI world! pmemaccess-cli test text."
 def qmp(qmp_path, command, **arguments):
     """One QMP command on a connection of its own (QEMU serves one QMP
     client at a time, and the CLI needs the socket too)."""
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.connect(qmp_path)
-        f = sock.makefile("rw")
-        f.readline()
-        for cmd, args in (("qmp_capabilities", {}), (command, arguments)):
-            f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n")
-            f.flush()
-            while True:
-                reply = json.loads(f.readline())
-                if "event" not in reply:
-                    break
-        f.close()
-    return reply
+    q = Qmp(qmp_path)
+    try:
+        return q.cmd(command, **arguments)
+    finally:
+        q.close()
 
 
 class CliTest(unittest.TestCase):

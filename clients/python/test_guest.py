@@ -7,16 +7,15 @@ in guest RAM, byte for byte, through pmemaccess (module and CLI), while
 the guest runs.  Run: python3 -m unittest -v test_guest.
 """
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
 from pmemaccess import Client, GuestMemory
+from qmptest import Qmp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.join(HERE, "../..")
@@ -73,20 +72,12 @@ class GuestTest(unittest.TestCase):
         if cls.version is None:
             cls.tearDownClass()
             raise RuntimeError("the guest did not boot to init")
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(cls.qmp_path)
-        cls.qmp = s.makefile("rw")
-        cls.qmp.readline()
+        cls.qmp = Qmp(cls.qmp_path)
         cls.pm = os.path.join(cls.dir, "pm.sock")
-        for cmd in ({"execute": "qmp_capabilities"},
-                    {"execute": "pmemaccess", "arguments": {"path": cls.pm}},
-                    {"execute": "pmemmap"}):
-            cls.qmp.write(json.dumps(cmd) + "\n")
-            cls.qmp.flush()
-            reply = cls.qmp.readline()
-            while '"event"' in reply:
-                reply = cls.qmp.readline()
-            assert '"return"' in reply, reply
+        for name, args in (("pmemaccess", {"path": cls.pm}),
+                           ("pmemmap", {})):
+            reply = cls.qmp.cmd(name, **args)
+            assert "return" in reply, reply
 
     @classmethod
     def tearDownClass(cls):

@@ -9,10 +9,8 @@ when the guest runs; [counter, 200 KiB, counter] sees it unchanged when
 the batch is PAUSED; the guest runs on afterwards.  Run: python3 -m unittest -v test_paused.
 """
 
-import json
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import tempfile
@@ -20,6 +18,7 @@ import time
 import unittest
 
 from pmemaccess import Client
+from qmptest import Qmp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 QEMU = os.environ.get("QEMU_BINARY", os.path.join(
@@ -52,27 +51,15 @@ class PausedTest(unittest.TestCase):
             QEMU, "-machine", "pc", "-m", "256M", "-accel", "tcg",
             "-bios", bios, "-display", "none", "-nodefaults",
             "-qmp", "unix:%s,server=on,wait=off" % qmp])
-        for _ in range(500):
-            try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(qmp)
-                break
-            except OSError:
-                s.close()
-                time.sleep(0.01)
-        cls.qmp = s.makefile("rw")
-        cls.qmp.readline()
-        for cmd in ({"execute": "qmp_capabilities"},
-                    {"execute": "pmemaccess",
-                     "arguments": {"path": os.path.join(cls.dir, "pm")}}):
-            cls.qmp.write(json.dumps(cmd) + "\n")
-            cls.qmp.flush()
-            assert "return" in cls.qmp.readline()
+        cls.qmp = Qmp(qmp)
+        reply = cls.qmp.cmd("pmemaccess", path=os.path.join(cls.dir, "pm"))
+        assert "return" in reply, reply
         cls.c = Client(os.path.join(cls.dir, "pm"))
 
     @classmethod
     def tearDownClass(cls):
         cls.c.close()
+        cls.qmp.close()
         cls.qemu.terminate()
         cls.qemu.wait()
         shutil.rmtree(cls.dir)

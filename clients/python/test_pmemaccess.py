@@ -9,51 +9,22 @@ test_pmemaccess (QEMU_BINARY overrides the QEMU path).
 """
 
 import io
-import json
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import tempfile
-import time
 import unittest
 
 import pmemaccess
 from pmemaccess import Client, GuestMemory, ServerError
+from qmptest import Qmp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 QEMU = os.environ.get("QEMU_BINARY", os.path.join(
     HERE, "../../build/qemu/build/qemu-system-x86_64"))
 DATA = 0x200000
 PML4 = 0x10000
-
-
-class Qmp:
-    def __init__(self, path):
-        for _ in range(500):
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                time.sleep(0.01)
-        self.f = self.sock.makefile("rw")
-        self.f.readline()
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-        self.f.flush()
-        while True:
-            reply = json.loads(self.f.readline())
-            if "event" not in reply:
-                return reply
-
-    def close(self):
-        self.f.close()
-        self.sock.close()
 
 
 class ModuleTest(unittest.TestCase):

@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (c) 2026 The qemu-vmi authors
+"""The tests' QMP client: JSON lines over a UNIX socket, events skipped.
+
+Not a test module itself, so unittest finds no tests through it.
+"""
+
+import json
+import socket
+import time
+
+
+class Qmp:
+    def __init__(self, path):
+        """Connect (QEMU may still be creating the socket: retry for up
+        to 5 s) and negotiate capabilities."""
+        for _ in range(500):
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                time.sleep(0.01)
+        self.f = self.sock.makefile("rw")
+        self.f.readline()
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        """The reply to command @name: a dict with "return" or "error"."""
+        self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+        self.f.flush()
+        while True:
+            reply = json.loads(self.f.readline())
+            if "event" not in reply:
+                return reply
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
