@@ -4,6 +4,10 @@
 # cover letter into $BUILD/series/, and QEMU's scripts/checkpatch.pl on
 # every patch.  Exits non-zero if a patch does not apply, a file under
 # qemu/ belongs to no commit, or checkpatch reports an error.
+#
+# A file under qemu/ holds its final content; the commit that adds it gets
+# it with the later commits' hunks for it reverse-applied (series-lib.sh),
+# and those commits apply their hunks as usual.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,11 +65,19 @@ while read -r p; do
     while read -r n; do
         [ -f "$top/qemu/$n" ] || die "$p adds missing qemu/$n"
         mkdir -p "$repo/$(dirname "$n")"
-        cp "$top/qemu/$n" "$repo/$n"
+        # qemu/ holds the final content: later commits' edits come off
+        overlay_file_at "$top" "$series" "$n" "$p" "$repo/$n" ||
+            die "cannot rebuild qemu/$n as $p adds it"
         git_ add "$n"
     done < <(series_new_files "$series" "$p")
     awk '/^(diff |--- )/ { exit } { print }' "$f" | git_ commit -q -F -
 done < <(series_patches "$series")
+
+# ... and the last commit must end where qemu/ is.
+while read -r n; do
+    cmp -s "$top/qemu/$n" "$repo/$n" ||
+        die "the series does not end with qemu/$n as it is"
+done < "$claimed"
 
 rm -rf "$out"
 git_ config branch.vmi.description "$(cat "$top/patches/cover-letter")"

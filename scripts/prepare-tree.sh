@@ -3,7 +3,9 @@
 #
 # Incremental by design: a file is rewritten only when its content changes,
 # so ninja rebuilds only what an edit to patches/ or qemu/ affects.  Files
-# under qemu/ are symlinked, so editing them needs no copy at all.
+# under qemu/ are symlinked, so editing them needs no copy at all.  A
+# later patch's hunks for a file under qemu/ are not applied: qemu/ holds
+# final contents (see series-lib.sh).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,7 +66,19 @@ trap 'rm -rf "$stage"' EXIT
 for p in "${patches[@]}"; do
     patch_files "$top/patches/$p" >> "$stage/.files"
 done
-sort -u "$stage/.files" -o "$stage/.files"
+# Hunks for files under qemu/ (later edits to a file an earlier commit
+# added, see series-lib.sh) are already in qemu/F: leave them out here,
+# but check that they reverse-apply, so that export-series.sh can rebuild
+# each commit's version of F.
+sort -u "$stage/.files" | while read -r f; do
+    if [ -f "$top/qemu/$f" ]; then
+        overlay_file_at "$top" "$series" "$f" "$(series_adder "$series" "$f")" \
+            /dev/null || die "patches/ and qemu/$f disagree"
+    else
+        echo "$f"
+    fi
+done > "$stage/.files.new"
+mv "$stage/.files.new" "$stage/.files"
 while read -r f; do
     if [ -f "$pristine/$f" ]; then
         mkdir -p "$stage/$(dirname "$f")"
@@ -72,8 +86,8 @@ while read -r f; do
     fi
 done < "$stage/.files"
 for p in "${patches[@]}"; do
-    patch -p1 -s -N -r - --no-backup-if-mismatch -d "$stage" \
-        < "$top/patches/$p" || die "patches/$p does not apply"
+    apply_without_overlay "$top" "$stage" "$top/patches/$p" ||
+        die "patches/$p does not apply"
 done
 while read -r f; do
     [ -f "$stage/$f" ] && sync_file "$stage/$f" "$tree/$f"

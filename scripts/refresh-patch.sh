@@ -9,6 +9,15 @@
 # stays a stack.  The text before the first "diff"/"---" line of an
 # existing patch (its commit message) is kept.  NAME is added to
 # patches/series if missing.
+#
+# A FILE under qemu/ (added by an earlier commit, see series-lib.sh) is
+# diffed from its content before NAME to its content after NAME: "after"
+# is qemu/F with the hunks of the patches after NAME reverse-applied,
+# "before" is "after" with NAME's current hunks for F reverse-applied.
+# When that fails (you edited qemu/F inside NAME's own hunks), give the
+# old copies explicitly: OLD_TREE=DIR, with DIR/F the content before NAME,
+# e.g. from "git show HEAD:qemu/F".  The first diff of F into NAME needs
+# OLD_TREE too: nothing else records what F was before the edit.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,8 +59,30 @@ trap 'rm -rf "$base"' EXIT
     fi
 done
 for p in "${earlier[@]}"; do
-    patch -p1 -s -N -r - --no-backup-if-mismatch -d "$base" \
-        < "$top/patches/$p" || { echo "refresh-patch: $p fails" >&2; exit 1; }
+    apply_without_overlay "$top" "$base" "$top/patches/$p" ||
+        { echo "refresh-patch: $p fails" >&2; exit 1; }
+done
+
+# Files under qemu/: $base/old/F before NAME, $base/new/F after it.
+for f in "${files[@]}"; do
+    [ -f "$top/qemu/$f" ] || continue
+    mkdir -p "$base/old/$(dirname "$f")" "$base/new/$(dirname "$f")"
+    overlay_file_at "$top" "$series" "$f" "$name" "$base/new/$f" || exit 1
+    if [ -n "${OLD_TREE:-}" ]; then
+        cp "$OLD_TREE/$f" "$base/old/$f"
+        continue
+    fi
+    if ! { [ -f "$out" ] && patch_files "$out" | grep -qxF "$f"; }; then
+        echo "refresh-patch: $name does not edit qemu/$f yet: give its" \
+             "content before $name with OLD_TREE=DIR" >&2
+        exit 1
+    fi
+    cp "$base/new/$f" "$base/old/$f"
+    if ! (cd "$base/old" && git apply -R --include="$f" "$out"); then
+        echo "refresh-patch: qemu/$f no longer matches $name's hunks;" \
+             "give its old content with OLD_TREE=DIR" >&2
+        exit 1
+    fi
 done
 
 header=""
@@ -66,8 +97,13 @@ fi
     fi
     for f in "${files[@]}"; do
         old=$base/$f
+        new=$tree/$f
+        if [ -f "$top/qemu/$f" ]; then
+            old=$base/old/$f
+            new=$base/new/$f
+        fi
         [ -f "$old" ] || old=/dev/null
-        diff -u --label "a/$f" --label "b/$f" "$old" "$tree/$f" || true
+        diff -u --label "a/$f" --label "b/$f" "$old" "$new" || true
     done
 } > "$out.new"
 mv "$out.new" "$out"
