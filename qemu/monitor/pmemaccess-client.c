@@ -34,6 +34,7 @@ QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Segment) != 16);
 QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Reply) != 32);
 QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2MapHead) != 24);
 QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2MapRange) != 96);
+QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2Vmcoreinfo) != 128);
 /* A whole READV segment list fits in the input buffer */
 QEMU_BUILD_BUG_ON(PMEMACCESS_MAX_SEGMENTS * sizeof(PmemAccessV2Segment) >
                   PMEMACCESS_CHUNK);
@@ -635,6 +636,21 @@ static bool v2_generation(PmemAccessClient *c, const PmemAccessV2Request *req)
            out_put(c, &gen, sizeof(gen));
 }
 
+static bool v2_vmcoreinfo(PmemAccessClient *c,
+                          const PmemAccessV2Request *req)
+{
+    g_autoptr(GByteArray) data = NULL;
+    uint32_t err;
+
+    data = pmemaccess_vmcoreinfo(&err);
+    if (!data) {
+        return v2_fail(c, req, err, 0);
+    }
+    pmemaccess_server_count(c->server, 0, 0, false);
+    return v2_reply(c, req, PMEMACCESS_V2_OK, data->len, 0) &&
+           out_put(c, data->data, data->len);
+}
+
 /* Serve one request; false ends the connection. */
 static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
 {
@@ -659,7 +675,7 @@ static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
 
         return v2_write(c, req, bad ? PMEMACCESS_V2_EINVAL : 0);
     }
-    if (req->type > PMEMACCESS_V2_GENERATION) {
+    if (req->type > PMEMACCESS_V2_VMCOREINFO) {
         return v2_fail(c, req, PMEMACCESS_V2_EUNSUPPORTED, 0);
     }
     if ((req->flags & ~known) || (space.la57 && !virtual) ||
@@ -693,6 +709,9 @@ static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
         break;
     case PMEMACCESS_V2_MAP:
         ok = v2_map(c, req);
+        break;
+    case PMEMACCESS_V2_VMCOREINFO:
+        ok = v2_vmcoreinfo(c, req);
         break;
     default:
         ok = v2_generation(c, req);

@@ -38,6 +38,9 @@ uint32_t pmemaccess_mem_write(uint64_t addr, const void *buf, uint64_t len,
 void *pmemaccess_mem_map(uint64_t addr, uint64_t len, uint64_t *contiguous);
 GArray *pmemaccess_mem_layout(uint64_t *ram_size);
 
+/* pmemaccess-vmcoreinfo.c: VMCOREINFO reply data, or NULL and *@err */
+GByteArray *pmemaccess_vmcoreinfo(uint32_t *err);
+
 /* pmemaccess-walk.c: x86-64 page tables, read from guest RAM */
 uint32_t pmemaccess_walk(const PmemAccessSpace *space, uint64_t vaddr,
                          uint64_t *paddr, uint64_t *page_left);

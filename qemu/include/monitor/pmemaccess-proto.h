@@ -83,6 +83,7 @@ typedef struct PmemAccessV2Range {
 #define PMEMACCESS_V2_LAYOUT        4
 #define PMEMACCESS_V2_MAP           5   /* fds of guest RAM, see pmemmap */
 #define PMEMACCESS_V2_GENERATION    6   /* the memory map's generation */
+#define PMEMACCESS_V2_VMCOREINFO    7   /* the guest kernel's vmcoreinfo */
 
 /* PmemAccessV2Request.flags */
 #define PMEMACCESS_V2_FLAG_VIRTUAL  (1u << 0)   /* addresses are virtual */
@@ -115,6 +116,7 @@ typedef struct PmemAccessV2Segment {
 #define PMEMACCESS_V2_EPERM         6   /* write refused, or ROM */
 #define PMEMACCESS_V2_EFAULT        7   /* virtual address not mapped */
 #define PMEMACCESS_V2_ENOMAP        8   /* MAP: nothing offered (pmemmap) */
+#define PMEMACCESS_V2_ENODATA       9   /* VMCOREINFO: none published */
 
 typedef struct PmemAccessV2Reply {
     uint32_t magic;                 /* PMEMACCESS_V2_REPLY_MAGIC */
@@ -153,6 +155,34 @@ typedef struct PmemAccessV2MapRange {
     uint32_t flags;                 /* PMEMACCESS_V2_RANGE_* */
     char name[PMEMACCESS_V2_MAP_NAME_LEN];  /* RAM block, NUL-terminated */
 } PmemAccessV2MapRange;
+
+/*
+ * VMCOREINFO reply data: a PmemAccessV2Vmcoreinfo, then text_len bytes of
+ * the note's text ("KEY=value" lines, as QMP query-vmcoreinfo's "raw").
+ * @valid tells which fields the note had; the others are 0.
+ */
+#define PMEMACCESS_V2_VMCI_OSRELEASE        (1u << 0)
+#define PMEMACCESS_V2_VMCI_PAGE_SIZE        (1u << 1)
+#define PMEMACCESS_V2_VMCI_KERNEL_OFFSET    (1u << 2)
+#define PMEMACCESS_V2_VMCI_PHYS_BASE        (1u << 3)
+#define PMEMACCESS_V2_VMCI_SWAPPER_PG_DIR   (1u << 4)
+#define PMEMACCESS_V2_VMCI_INIT_UTS_NS      (1u << 5)
+#define PMEMACCESS_V2_VMCI_PAGE_TABLE_ROOT  (1u << 6)
+#define PMEMACCESS_V2_VMCI_LA57             (1u << 7)   /* 5-level paging */
+#define PMEMACCESS_V2_VMCI_OSRELEASE_LEN    64
+
+typedef struct PmemAccessV2Vmcoreinfo {
+    uint32_t valid;                 /* PMEMACCESS_V2_VMCI_* */
+    uint32_t text_len;              /* bytes of text that follow */
+    uint64_t paddr;                 /* guest-physical address of the note */
+    uint64_t kernel_offset;         /* KASLR offset (KERNELOFFSET) */
+    int64_t phys_base;              /* NUMBER(phys_base) */
+    uint64_t swapper_pg_dir;        /* SYMBOL(swapper_pg_dir), virtual */
+    uint64_t init_uts_ns;           /* SYMBOL(init_uts_ns), virtual */
+    uint64_t page_table_root;       /* swapper_pg_dir's physical address */
+    uint64_t page_size;             /* PAGESIZE */
+    char osrelease[PMEMACCESS_V2_VMCI_OSRELEASE_LEN];  /* NUL-terminated */
+} PmemAccessV2Vmcoreinfo;
 
 /* The server's limits */
 #define PMEMACCESS_MAX_PAYLOAD      (64u * 1024 * 1024)
