@@ -1,7 +1,7 @@
 # qemu-vmi: fast, safe guest-memory introspection for QEMU.
 # The targets only call scripts/; see README.md.
 
-.PHONY: all setup build check run series bench compare clean distclean
+.PHONY: all setup build check run qemu series bench compare clean distclean
 
 all: build
 
@@ -14,7 +14,12 @@ build: setup
 check: setup
 	@scripts/check.sh
 
+# the demo: a running Debian guest introspected from outside
 run: setup
+	@scripts/run-demo.sh
+
+# QEMU with HMP on this terminal, for trying the commands by hand
+qemu: setup
 	@scripts/run-qemu.sh
 
 series: setup

@@ -1,9 +1,12 @@
 #!/bin/bash
 # Build the real-guest fixture: Debian's kernel (pinned in guest.conf) and
-# an initramfs of Debian's busybox-static whose init prints what tests
-# compare against (/proc/version) to the serial console, then idles.
+# an initramfs of Debian's busybox-static, the kernel's qemu_fw_cfg module
+# (so -device vmcoreinfo gets the guest's VMCOREINFO) and guest/'s
+# programs.  Its init prints, one "GUEST-KEY: value" line each, what tests
+# compare against (/proc/version, uname -r, /proc/kallsyms addresses, its
+# own ps), starts a few named processes and idles.
 # Packages are downloaded and unpacked, not installed.  Idempotent.
-#   build-guest.sh  ->  build/guest/vmlinuz, build/guest/initramfs.cpio.gz
+#   build-guest.sh  ->  build/guest/vmlinuz, vmlinux, initramfs.cpio.gz
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,13 +14,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=${BUILD:-$top/build}/guest
 stamp=$out/.built
 
-want="$GUEST_KERNEL_PACKAGE $GUEST_BUSYBOX_PACKAGE $(md5sum < "$0")"
+want="$GUEST_KERNEL_PACKAGE $GUEST_BUSYBOX_PACKAGE $(cat "$0" \
+      "$top/guest/"*.c "$top/clients/python/linux_image.py" | md5sum)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
 
 rm -rf "$out"
-mkdir -p "$out/debs" "$out/unpacked" "$out/initramfs/bin"
+mkdir -p "$out/debs" "$out/unpacked" "$out/initramfs/bin" \
+         "$out/initramfs/lib/modules" "$out/initramfs/proc" \
+         "$out/initramfs/sys"
 (cd "$out/debs" && apt-get download -q "$GUEST_KERNEL_PACKAGE" \
      "$GUEST_BUSYBOX_PACKAGE") >/dev/null || {
     echo "build-guest: cannot download $GUEST_KERNEL_PACKAGE; update" \
@@ -29,20 +35,48 @@ for deb in "$out"/debs/*.deb; do
 done
 cp "$out"/unpacked/boot/vmlinuz-* "$out/vmlinuz"
 cp "$out/unpacked/bin/busybox" "$out/initramfs/bin/busybox"
+find "$out/unpacked/lib/modules" -name 'qemu_fw_cfg.ko*' \
+     -exec cp {} "$out/initramfs/lib/modules/" \;
+# The kernel image as an ELF file, for its BTF and exported symbols
+/usr/bin/python3 "$top/clients/python/linux_image.py" extract \
+    "$out/vmlinuz" "$out/vmlinux"
+
+for src in "$top"/guest/*.c; do
+    gcc -static -O2 -Wall -Werror -o "$out/initramfs/bin/$(basename "$src" .c)" \
+        "$src"
+done
+cat > "$out/initramfs/bin/vmi-idler" <<'IDLER'
+#!/bin/sh
+while :; do sleep 3600; done
+IDLER
+chmod +x "$out/initramfs/bin/vmi-idler"
 
 cat > "$out/initramfs/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+if insmod /lib/modules/qemu_fw_cfg.ko* 2>/dev/null; then
+    echo "GUEST-FW-CFG: loaded"
+else
+    echo "GUEST-FW-CFG: not loaded"
+fi
 echo "GUEST-VERSION: $(cat /proc/version)"
+echo "GUEST-UNAME-R: $(uname -r)"
+echo "GUEST-CMDLINE: $(cat /proc/cmdline)"
+for sym in _text _end linux_banner init_task init_uts_ns init_top_pgt; do
+    grep " $sym\$" /proc/kallsyms | sed 's/^/GUEST-KALLSYMS: /'
+done
+vmi-counter &
+vmi-idler &
+sleep 1
+ps -o pid,comm | sed 's/^/GUEST-PS: /'
 echo "GUEST-READY"
 while :; do sleep 3600; done
 INIT
 chmod +x "$out/initramfs/init"
-mkdir -p "$out/initramfs/proc" "$out/initramfs/sys"
 (cd "$out/initramfs" && find . | cpio -o -H newc --quiet | gzip -1) \
     > "$out/initramfs.cpio.gz"
 rm -rf "$out/unpacked" "$out/debs"
 echo "$want" > "$stamp"
-echo "build-guest: $out/vmlinuz ($GUEST_KERNEL_PACKAGE) and initramfs"
+echo "build-guest: $out/vmlinuz ($GUEST_KERNEL_PACKAGE), vmlinux, initramfs"

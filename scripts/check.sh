@@ -74,7 +74,7 @@ fi
 echo "== clients/python: the pmemaccess module and CLI against the patched QEMU"
 pytests=(test_pmemaccess test_paused)
 if "$top/scripts/build-guest.sh"; then
-    pytests+=(test_guest)
+    pytests+=(test_guest test_real_clients test_demo)
 else
     fail "building the real-guest fixture"
 fi

@@ -14,8 +14,9 @@ packages=(
     seabios qemu-system-data ipxe-qemu
     # tests and tools
     git perl socat python3
-    # the real-guest fixture (packed with cpio; the kernel is only unpacked)
-    cpio
+    # the real-guest fixture (packed with cpio; the kernel is only
+    # unpacked; its BTF read with bpftool) and the end-to-end clients
+    cpio bpftool telnet
     # bench/vmi-compare.py's chart
     python3-matplotlib
 )

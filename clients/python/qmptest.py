@@ -5,6 +5,7 @@
 Not a test module itself, so unittest finds no tests through it.
 """
 
+import array
 import json
 import socket
 import time
@@ -30,6 +31,19 @@ class Qmp:
         """The reply to command @name: a dict with "return" or "error"."""
         self.f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
         self.f.flush()
+        while True:
+            reply = json.loads(self.f.readline())
+            if "event" not in reply:
+                return reply
+
+    def getfd(self, name, fd):
+        """Pass @fd to QEMU as @name: getfd, with the fd in SCM_RIGHTS
+        on the command's bytes, as libvirt does."""
+        self.f.flush()
+        command = json.dumps({"execute": "getfd",
+                              "arguments": {"fdname": name}}) + "\n"
+        self.sock.sendmsg([command.encode()], [(
+            socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
         while True:
             reply = json.loads(self.f.readline())
             if "event" not in reply:

@@ -8,82 +8,30 @@ the guest runs.  Run: python3 -m unittest -v test_guest.
 """
 
 import os
-import shutil
 import subprocess
-import tempfile
-import time
 import unittest
 
+from guestvm import GuestVM, find_all
 from pmemaccess import Client, GuestMemory
-from qmptest import Qmp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.join(HERE, "../..")
-QEMU = os.environ.get("QEMU_BINARY", os.path.join(
-    TOP, "build/qemu/build/qemu-system-x86_64"))
-GUEST = os.environ.get("GUEST_DIR", os.path.join(TOP, "build/guest"))
 CLI = os.path.join(HERE, "pmemaccess-cli")
-
-
-def find_all(mem, needle, chunk=16 << 20):
-    """Guest-physical addresses of @needle in GuestMemory @mem."""
-    hits, pos, tail = [], 0, b""
-    mem.seek(0)
-    while pos < mem.size:
-        data = tail + mem.read(chunk)
-        base = pos - len(tail)
-        i = data.find(needle)
-        while i >= 0:
-            hits.append(base + i)
-            i = data.find(needle, i + 1)
-        pos += len(data) - len(tail)
-        tail = data[-(len(needle) - 1):]
-    return sorted(set(hits))
 
 
 class GuestTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="pmemaccess-guest-")
-        cls.qmp_path = os.path.join(cls.dir, "qmp.sock")
-        serial = os.path.join(cls.dir, "serial.log")
-        cls.qemu = subprocess.Popen([
-            QEMU, "-machine", "pc,memory-backend=ram0", "-m", "512M",
-            "-object", "memory-backend-memfd,id=ram0,size=512M,share=on",
-            "-accel", "tcg", "-kernel", os.path.join(GUEST, "vmlinuz"),
-            "-initrd", os.path.join(GUEST, "initramfs.cpio.gz"),
-            "-append", "console=ttyS0 panic=-1",
-            "-serial", "file:" + serial, "-display", "none", "-nodefaults",
-            "-no-reboot",
-            "-qmp", "unix:%s,server=on,wait=off" % cls.qmp_path])
-        deadline = time.monotonic() + 120
-        cls.version = None
-        while time.monotonic() < deadline:
-            if os.path.exists(serial):
-                with open(serial, "rb") as f:
-                    log = f.read()
-                if b"GUEST-READY" in log:
-                    line = log.split(b"GUEST-VERSION: ")[1].split(b"\n")[0]
-                    cls.version = line.rstrip(b"\r")
-                    break
-            if cls.qemu.poll() is not None:
-                break
-            time.sleep(0.2)
-        if cls.version is None:
-            cls.tearDownClass()
-            raise RuntimeError("the guest did not boot to init")
-        cls.qmp = Qmp(cls.qmp_path)
-        cls.pm = os.path.join(cls.dir, "pm.sock")
+        cls.vm = GuestVM()
+        cls.version = cls.vm.guest_value("GUEST-VERSION").encode()
+        cls.pm = os.path.join(cls.vm.dir, "pm.sock")
         for name, args in (("pmemaccess", {"path": cls.pm}),
                            ("pmemmap", {})):
-            reply = cls.qmp.cmd(name, **args)
+            reply = cls.vm.qmp.cmd(name, **args)
             assert "return" in reply, reply
 
     @classmethod
     def tearDownClass(cls):
-        cls.qemu.terminate()
-        cls.qemu.wait()
-        shutil.rmtree(cls.dir)
+        cls.vm.close()
 
     def test_banner_in_guest_ram(self):
         self.assertTrue(self.version.startswith(b"Linux version 6."))

@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (c) 2026 The qemu-vmi authors
+"""The README's demo (demo/vmi-demo), run as a user runs it, with KASLR on
+and off; what it prints is checked against the guests' own serial
+consoles (kept with --serial-dir): the kernel's base and banner address
+against /proc/kallsyms, the banner against /proc/version, the process
+table against the guest's ps.  Run: python3 -m unittest -v test_demo.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from guestvm import TOP
+
+DEMO = os.path.join(TOP, "demo/vmi-demo")
+PIPELINE = ("ps", "sed")        # the guest's ps and its filter
+
+
+def serial_values(path, key):
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8", "replace").replace("\r", "")
+    return [line[len(key) + 2:] for line in text.split("\n")
+            if line.startswith(key + ": ")]
+
+
+class DemoTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="qemu-vmi-demo-")
+        cls.result = subprocess.run([DEMO, "--quick", "--serial-dir", cls.dir],
+                                 capture_output=True, text=True, timeout=600)
+        # one section per guest, KASLR on first
+        cls.sections = cls.result.stdout.split("=" * 78)[1:3]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def test_exit_status(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stdout +
+                         self.result.stderr)
+        self.assertIn("everything read from outside matches",
+                      self.result.stdout)
+
+    def check_guest(self, mode):
+        out = self.sections[0 if mode == "on" else 1]
+        self.assertIn("KASLR %s" % mode, out)
+        serial = os.path.join(self.dir, "serial-kaslr-%s.log" % mode)
+        kallsyms = {}
+        for line in serial_values(serial, "GUEST-KALLSYMS"):
+            addr, _, name = line.split()
+            kallsyms[name] = int(addr, 16)
+
+        text = int(re.search(r"kernel _text at (0x[0-9a-f]+)", out)[1], 16)
+        slide = int(re.search(r"KASLR slide (0x[0-9a-f]+)", out)[1], 16)
+        self.assertEqual(text, kallsyms["_text"])
+        if mode == "off":
+            self.assertEqual(slide, 0)
+        else:
+            self.assertEqual(slide, text - 0xffffffff81000000)
+
+        banner_at = int(re.search(r"linux_banner at (0x[0-9a-f]+)", out)[1],
+                        16)
+        self.assertEqual(banner_at, kallsyms["linux_banner"])
+        read = re.search(r"\n   read: +(.*)\n", out)[1]
+        self.assertEqual(read, serial_values(serial, "GUEST-VERSION")[0])
+
+        table = dict((int(pid), comm) for pid, comm in re.findall(
+            r"\n +(\d+)  (\S+) +\S+(?=\n)", out))
+        self.assertEqual(table.get(0), "swapper/0")
+        for line in serial_values(serial, "GUEST-PS")[1:]:
+            pid, comm = line.split()
+            if comm in PIPELINE:
+                continue
+            # busybox ps shows a kworker as "comm-workqueue", cut to 15
+            got = table.get(int(pid), "")
+            self.assertTrue(comm == got or comm.startswith(got + "-"),
+                            "pid %s: ps says %s, read %r" % (pid, comm, got))
+        self.assertIn("vmi-counter", table.values())
+
+    def test_kaslr_on(self):
+        self.check_guest("on")
+
+    def test_kaslr_off(self):
+        self.check_guest("off")
+
+    def test_speed_table(self):
+        out = self.sections[0]
+        rows = re.findall(r"\n   (xp|pmemsave|pmemaccess|pmemmap)[^\n]*"
+                          r"  (yes|NO)(?=\n)", out)
+        self.assertEqual([r[0] for r in rows], ["xp", "pmemsave",
+                                                "pmemaccess", "pmemaccess",
+                                                "pmemmap"])
+        self.assertEqual({r[1] for r in rows}, {"yes"})
+        self.assertRegex(out, r"paused READV: A=\d+ B=\d+  A-B=[01]  "
+                         r"consistent")
+
+
+if __name__ == "__main__":
+    unittest.main()

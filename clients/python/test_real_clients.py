@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (c) 2026 The qemu-vmi authors
+"""End to end, with the programs users drive QEMU with, against a running
+Debian guest (guestvm.GuestVM) with 4.5 GiB of RAM:
+
+- HMP over telnet: Debian's telnet, on a pty, types pmemaccess, info
+  pmemaccess, pmemmap and a pmemsave of 5.5 GiB;
+- QEMU's own scripts/qmp/qmp-shell, on a pty, drives the QMP commands;
+- libvirt-style fd passing: we create and bind the socket, pass it with
+  getfd (SCM_RIGHTS on the QMP socket), and QEMU serves on it;
+- a moving guest: vmi-counter's counters advance under our reads, and a
+  paused batch sees both at one instant.
+
+Run: python3 -m unittest -v test_real_clients.
+"""
+
+import os
+import re
+import shutil
+import socket
+import stat
+import struct
+import tempfile
+import time
+import unittest
+
+from guestvm import TOP, GuestVM, find_counters
+from pmemaccess import Client, GuestMemory, ServerError
+from ptyexpect import PtySession
+
+QEMU_TREE = os.path.join(TOP, "build/qemu")
+QMP_SHELL = os.path.join(QEMU_TREE, "scripts/qmp/qmp-shell")
+
+MEM = "4608M"                   # pc: 3 GiB below 4 GiB, 1.5 GiB above
+RAM_END = 0x160000000
+RESERVED = RAM_END - (1 << 20)  # kept from the guest kernel: memmap=
+HMP_PROMPT = r"\(qemu\) "
+BIOS = "/usr/share/seabios/bios-256k.bin"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RealClientsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="qemu-vmi-e2e-")
+        cls.port = free_port()
+        cls.shell_qmp = os.path.join(cls.tmp, "shell-qmp.sock")
+        cls.vm = GuestVM(mem=MEM, append="memmap=1M$%#x" % RESERVED,
+                         extra_args=[
+                             "-monitor", "telnet:127.0.0.1:%d,server=on,"
+                             "wait=off" % cls.port,
+                             "-qmp", "unix:%s,server=on,wait=off"
+                             % cls.shell_qmp])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vm.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def test_hmp_over_telnet(self):
+        sock, dump = self.path("telnet.sock"), self.path("all.bin")
+        telnet = PtySession(["telnet", "127.0.0.1", str(self.port)])
+        self.addCleanup(telnet.close)
+        telnet.expect(HMP_PROMPT)
+
+        telnet.send("pmemaccess -w %s telnet" % sock)
+        telnet.expect(HMP_PROMPT)
+        self.assertTrue(stat.S_ISSOCK(os.stat(sock).st_mode))
+        telnet.send("info pmemaccess")
+        info = telnet.expect(HMP_PROMPT)
+        self.assertRegex(info, r"telnet.*%s" % re.escape(sock))
+        self.assertIn("write", info)
+
+        pattern = os.urandom(1 << 16)
+        with Client(sock) as c:
+            c.write(RESERVED, pattern)
+            self.assertEqual(c.read(RESERVED, len(pattern)), pattern)
+            bios = c.read(0xf0000, 0x10000)
+
+        telnet.send("pmemmap telnet")
+        layout = telnet.expect(HMP_PROMPT)
+        self.assertIn("generation", layout)
+        self.assertRegex(layout, r"0000000100000000-000000015fffffff ram")
+
+        # more than 4 GiB through HMP, as "0x..." and with a suffix
+        telnet.send('pmemsave 0 %#x "%s"' % (RAM_END, dump))
+        out = telnet.expect(HMP_PROMPT, timeout=300)
+        self.assertNotIn("32-bit", out)
+        self.assertNotIn("rror", out)
+        self.assertEqual(os.path.getsize(dump), RAM_END)
+        with open(dump, "rb") as f:
+            f.seek(RESERVED)
+            self.assertEqual(f.read(len(pattern)), pattern)
+            f.seek(0xf0000)
+            self.assertEqual(f.read(0x10000), bios)
+        os.unlink(dump)
+        telnet.send('pmemsave 4G 1536M "%s"' % dump)
+        telnet.expect(HMP_PROMPT, timeout=300)
+        with open(dump, "rb") as f:
+            f.seek(RESERVED - (4 << 30))
+            self.assertEqual(f.read(len(pattern)), pattern)
+        os.unlink(dump)
+
+        telnet.send("pmemunmap telnet")
+        telnet.expect(HMP_PROMPT)
+        telnet.send("pmemaccess-stop telnet")
+        telnet.expect(HMP_PROMPT)
+        telnet.send("info pmemaccess")
+        self.assertNotIn(sock, telnet.expect(HMP_PROMPT))
+        self.assertFalse(os.path.exists(sock))
+
+    def test_qmp_shell(self):
+        sock = self.path("shell.sock")
+        env = dict(os.environ, PYTHONPATH=os.path.join(QEMU_TREE, "python"))
+        shell = PtySession(["/usr/bin/python3", QMP_SHELL, self.shell_qmp],
+                           env=env)
+        self.addCleanup(shell.close)
+        prompt = r"\(QEMU\) "
+        shell.expect(prompt)
+
+        def run(line):
+            shell.send(line)
+            return shell.expect(prompt)
+
+        self.assertIn('{"return": {}}',
+                      run("pmemaccess path=%s id=shell" % sock))
+        info = run("query-pmemaccess")
+        self.assertIn('"id": "shell"', info)
+        self.assertIn(sock, info)
+        self.assertIn("already", run("pmemaccess path=%s id=shell" % sock))
+        self.assertIn("max-clients",
+                      run("pmemaccess path=%s-x max-clients=0" % sock))
+        mapped = run("pmemmap server=shell")
+        self.assertIn('"generation"', mapped)
+        self.assertIn('"protection": "read-only-fd"', mapped)
+        with Client(sock) as c, GuestMemory(c) as mem:
+            self.assertIsNotNone(mem.view)
+            mem.seek(0xf0000)
+            self.assertEqual(mem.read(16), c.read(0xf0000, 16))
+        self.assertIn('{"return": {}}', run("pmemunmap server=shell"))
+        self.assertIn('{"return": {}}', run("pmemaccess-stop id=shell"))
+        self.assertNotIn('"id": "shell"', run("query-pmemaccess"))
+
+    def test_fd_passing(self):
+        before = set(os.listdir(self.tmp))
+        path = self.path("ours.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(listener.close)
+        listener.bind(path)
+        listener.listen()
+        qmp = self.vm.qmp
+        self.assertEqual(qmp.getfd("vmi", listener.fileno()), {"return": {}})
+        reply = qmp.cmd("pmemaccess", id="passed",
+                        addr={"type": "fd", "str": "vmi"})
+        self.assertEqual(reply, {"return": {}})
+        self.addCleanup(qmp.cmd, "pmemaccess-stop", id="passed")
+
+        # QEMU serves on our socket: same inode among its fds, no file
+        ino = os.fstat(listener.fileno()).st_ino
+        fd_dir = "/proc/%d/fd" % self.vm.process.pid
+        links = [os.readlink(os.path.join(fd_dir, f))
+                 for f in os.listdir(fd_dir)]
+        self.assertIn("socket:[%d]" % ino, links)
+        self.assertEqual(set(os.listdir(self.tmp)), before | {"ours.sock"})
+        with Client(path) as c:
+            # the reset vector: the last bytes of Debian's SeaBIOS, as ROM
+            with open(BIOS, "rb") as f:
+                f.seek(-16, os.SEEK_END)
+                self.assertEqual(c.read(0xfffffff0, 16), f.read())
+        reply = qmp.cmd("pmemaccess-stop", id="passed")
+        self.assertEqual(reply, {"return": {}})
+        self.assertTrue(os.path.exists(path), "QEMU unlinked our socket")
+
+    def test_running_guest_counters(self):
+        sock = self.path("counters.sock")
+        qmp = self.vm.qmp
+        self.assertEqual(qmp.cmd("pmemaccess", path=sock, id="counters"),
+                         {"return": {}})
+        self.addCleanup(qmp.cmd, "pmemaccess-stop", id="counters")
+        pid = next(p for p, c in self.vm.ps().items() if c == "vmi-counter")
+        with Client(sock) as c, GuestMemory(c) as mem:
+            a, b = find_counters(mem, pid)
+            u64 = lambda data: struct.unpack("<Q", data)[0]  # noqa: E731
+            # single reads of a running guest: coherent, advancing
+            last = u64(c.read(a, 8))
+            advanced = 0
+            for _ in range(50):
+                time.sleep(0.01)
+                now = u64(c.read(a, 8))
+                self.assertGreaterEqual(now, last)
+                advanced += now > last
+                last = now
+            self.assertGreater(advanced, 10)
+            # a paused batch: both counters at one instant
+            seen = set()
+            for _ in range(100):
+                (sa, va), (sb, vb) = c.readv([(a, 8), (b, 8)], paused=True)
+                self.assertEqual((sa, sb), (0, 0))
+                va, vb = u64(va), u64(vb)
+                self.assertIn(va - vb, (0, 1), "A=%d B=%d" % (va, vb))
+                seen.add(va)
+            self.assertGreater(len(seen), 10)
+            status = self.vm.qmp.cmd("query-status")["return"]
+            self.assertEqual(status["status"], "running")
+            # and the guest's own view moved on too
+            with self.assertRaises(ServerError):
+                c.read(RAM_END, 8)          # past the end of RAM
+
+
+if __name__ == "__main__":
+    unittest.main()
