@@ -3,8 +3,11 @@
 #
 #   refresh-patch.sh NAME [FILE...]
 #
-# FILEs (paths inside QEMU) are the files the patch edits; without them, the
-# files it already touches.  The diff is taken against pristine QEMU with
+# FILEs (paths inside QEMU) are the files to diff again; without them, the
+# files the patch already touches.  Files the patch touches but that are
+# not named keep their hunks as they are, so an earlier patch can be
+# refreshed for some files while the tree also holds later patches' edits
+# to others.  The diff is taken against pristine QEMU with
 # the patches listed before NAME in patches/series applied, so the series
 # stays a stack.  The text before the first "diff"/"---" line of an
 # existing patch (its commit message) is kept.  NAME is added to
@@ -94,6 +97,13 @@ fi
         printf '%s\n' "$header"
     else
         printf 'Subject: [PATCH] TODO: subject\n\nTODO: commit message\n\n'
+    fi
+    # Hunks of files not named, kept as they are
+    if [ -f "$out" ]; then
+        { patch_files "$out" | grep -vxF -f <(printf '%s\n' "${files[@]}") || true; } |
+            while read -r f; do
+                patch_section "$out" "$f"
+            done
     fi
     for f in "${files[@]}"; do
         old=$base/$f

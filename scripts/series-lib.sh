@@ -90,3 +90,18 @@ apply_without_overlay() {
     done < <(overlay_files "$1" "$3")
     (cd "$2" && git apply "${excl[@]}" "$3")
 }
+
+# patch_section PATCHFILE F: print the part of a patch that edits F, from
+# its "--- a/F" (or "--- /dev/null") line to the next file's.  A hunk
+# line that itself starts with "--- " is told apart by the "+++ b/" line
+# that must follow a file header.
+patch_section() {
+    awk -v f="$2" '
+        function header(l, n) { return l ~ /^--- / && n ~ /^\+\+\+ b\// }
+        NR > 1 {
+            if (header(prev, $0)) { on = ($0 == "+++ b/" f) }
+            if (on) print prev
+        }
+        { prev = $0 }
+        END { if (on) print prev }' "$1"
+}

@@ -4,8 +4,8 @@
  * Guest memory through QMP itself, for clients that reach QEMU only
  * through it (libvirt's qemu-monitor-command, qmp-shell, drgn --qemu).
  * The access checks and the page-table walk are pmemaccess's: only RAM
- * and ROM are read, only RAM written, never MMIO.  Sizes are bounded by
- * GUEST_MEMORY_QMP_MAX; larger transfers belong on pmemaccess or pmemmap.
+ * and ROM are read, only RAM written, never MMIO.  Sizes are bounded;
+ * larger transfers belong on pmemaccess or pmemmap.
  *
  * Copyright (c) 2026 The qemu-vmi authors
  *
@@ -22,8 +22,14 @@
 #include "pmemaccess-int.h"
 #include "trace.h"
 
-/* The most bytes one read-guest-memory or write-guest-memory moves */
-#define GUEST_MEMORY_QMP_MAX (1u << 20)
+/* The most bytes one read-guest-memory moves */
+#define GUEST_MEMORY_QMP_READ_MAX (1u << 20)
+
+/*
+ * ... and one write-guest-memory: less, because the monitor reads QMP
+ * input a byte at a time (about 15 us per byte of base64)
+ */
+#define GUEST_MEMORY_QMP_WRITE_MAX (64u << 10)
 
 /* -introspection write=on: QMP writes to guest memory are allowed */
 static bool guest_memory_write_allowed(void)
@@ -56,14 +62,13 @@ static void set_access_error(uint32_t err, bool virtual, uint64_t fail_addr,
     }
 }
 
-static bool check_range(uint64_t addr, uint64_t size, const char *what,
-                        Error **errp)
+static bool check_range(uint64_t addr, uint64_t size, uint32_t max,
+                        const char *what, Error **errp)
 {
-    if (size > GUEST_MEMORY_QMP_MAX) {
+    if (size > max) {
         error_setg(errp, "Cannot %s more than %u bytes of guest memory "
                    "through QMP (asked for %" PRIu64 "); use pmemaccess or "
-                   "pmemmap for large transfers", what,
-                   GUEST_MEMORY_QMP_MAX, size);
+                   "pmemmap for large transfers", what, max, size);
         return false;
     }
     if (size && addr + size - 1 < addr) {
@@ -94,7 +99,7 @@ GuestMemoryData *qmp_read_guest_memory(uint64_t addr, uint64_t size,
         error_setg(errp, "'la57' needs 'root'");
         return NULL;
     }
-    if (!check_range(addr, size, "read", errp)) {
+    if (!check_range(addr, size, GUEST_MEMORY_QMP_READ_MAX, "read", errp)) {
         return NULL;
     }
     buf = g_malloc(size);
@@ -122,8 +127,9 @@ void qmp_write_guest_memory(uint64_t addr, const char *data, Error **errp)
     }
     /* Do not decode what is sure to be refused */
     max_len = strlen(data) / 4 * 3;
-    if (max_len > GUEST_MEMORY_QMP_MAX + 2 &&
-        !check_range(addr, max_len - 2, "write", errp)) {
+    if (max_len > GUEST_MEMORY_QMP_WRITE_MAX + 2 &&
+        !check_range(addr, max_len - 2, GUEST_MEMORY_QMP_WRITE_MAX, "write",
+                     errp)) {
         return;
     }
     buf = qbase64_decode(data, -1, &len, errp);
@@ -131,7 +137,7 @@ void qmp_write_guest_memory(uint64_t addr, const char *data, Error **errp)
         return;
     }
     trace_write_guest_memory(addr, len);
-    if (!check_range(addr, len, "write", errp)) {
+    if (!check_range(addr, len, GUEST_MEMORY_QMP_WRITE_MAX, "write", errp)) {
         return;
     }
     if (!len) {
