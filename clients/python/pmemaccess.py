@@ -30,7 +30,7 @@ SERVER_MAGIC = b"QPMEMsrv"
 REQUEST_MAGIC = 0x51524D50
 REPLY_MAGIC = 0x50524D50
 
-READ, WRITE, READV, LAYOUT, MAP, GENERATION = 1, 2, 3, 4, 5, 6
+READ, WRITE, READV, LAYOUT, MAP, GENERATION, VMCOREINFO = 1, 2, 3, 4, 5, 6, 7
 FLAG_VIRTUAL, FLAG_LA57, FLAG_PAUSED = 1, 2, 4
 HELLO_WRITE = 1
 RANGE_ROM = 1
@@ -46,6 +46,8 @@ ERRORS = {
     6: ("EPERM", "write refused"),
     7: ("EFAULT", "virtual address not mapped"),
     8: ("ENOMAP", "the server offers no mapping: run pmemmap"),
+    9: ("ENODATA", "the guest has published no vmcoreinfo: QEMU needs "
+                   "-device vmcoreinfo, the guest the qemu_fw_cfg module"),
 }
 for _code, (_name, _) in ERRORS.items():
     globals()[_name] = _code
@@ -57,6 +59,11 @@ _REPLY = struct.Struct("<IIQQQ")
 _SEGMENT = struct.Struct("<QQ")
 _MAP_HEAD = struct.Struct("<QIIII")
 _MAP_RANGE = struct.Struct("<QQQII64s")
+_VMCOREINFO = struct.Struct("<IIQQqQQQQ64s")
+# VMCOREINFO's valid bits, and the fields they stand for
+VMCOREINFO_FIELDS = ("osrelease", "page_size", "kernel_offset", "phys_base",
+                     "swapper_pg_dir", "init_uts_ns", "page_table_root")
+VMCI_LA57 = 1 << 7
 
 
 class PmemError(Exception):
@@ -243,6 +250,27 @@ class Client:
         self._send(self._request(GENERATION))
         self._reply()
         return struct.unpack("<Q", self._recv(8))[0]
+
+    def vmcoreinfo(self):
+        """The guest kernel's vmcoreinfo (VMCOREINFO request): a dict
+        with "text" (the note's KEY=value lines), "paddr", "la57", and
+        those of VMCOREINFO_FIELDS the note had.  ServerError ENODATA if
+        the guest has published none."""
+        self._send(self._request(VMCOREINFO))
+        data = self._recv(self._reply())
+        (valid, text_len, paddr, kernel_offset, phys_base, swapper_pg_dir,
+         init_uts_ns, root, page_size, osrelease) = _VMCOREINFO.unpack_from(
+             data)
+        values = (osrelease.split(b"\0")[0].decode(), page_size,
+                  kernel_offset, phys_base, swapper_pg_dir, init_uts_ns,
+                  root)
+        info = {"paddr": paddr, "la57": bool(valid & VMCI_LA57),
+                "text": data[_VMCOREINFO.size:_VMCOREINFO.size +
+                             text_len].decode()}
+        for bit, (name, value) in enumerate(zip(VMCOREINFO_FIELDS, values)):
+            if valid & (1 << bit):
+                info[name] = value
+        return info
 
     def current_layout(self):
         """The guest-physical RAM/ROM layout now (LAYOUT request)."""

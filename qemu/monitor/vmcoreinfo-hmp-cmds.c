@@ -31,8 +31,11 @@ void hmp_info_vmcoreinfo(Monitor *mon, const QDict *qdict)
                        info->kernel_offset);
     }
     if (info->has_phys_base) {
-        monitor_printf(mon, "  phys_base       0x%" PRIx64 "\n",
-                       info->phys_base);
+        /* negative when KASLR moved the kernel less in physical memory */
+        monitor_printf(mon, "  phys_base       %s0x%" PRIx64 "\n",
+                       info->phys_base < 0 ? "-" : "",
+                       info->phys_base < 0 ? -(uint64_t)info->phys_base :
+                                             info->phys_base);
     }
     if (info->has_page_table_root) {
         monitor_printf(mon, "  page-table root 0x%" PRIx64 "%s\n",
