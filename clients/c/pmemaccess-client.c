@@ -49,6 +49,8 @@ static const char *const server_errors[] = {
     [PMEMACCESS_V2_EPERM] = "write refused",
     [PMEMACCESS_V2_EFAULT] = "virtual address not mapped",
     [PMEMACCESS_V2_ENOMAP] = "the server offers no mapping (pmemmap)",
+    [PMEMACCESS_V2_ENODATA] = "the guest has published no vmcoreinfo "
+        "(QEMU needs -device vmcoreinfo, the guest the qemu_fw_cfg module)",
 };
 
 static int fail(pmemc *c, int code, const char *fmt, ...)
@@ -396,6 +398,52 @@ int pmemc_generation(pmemc *c, uint64_t *generation)
     ret = ret ? ret : reply(c, &r);
     ret = ret ? ret : recv_all(c, generation, sizeof(*generation));
     *generation = le64toh(*generation);
+    return ret;
+}
+
+int pmemc_vmcoreinfo(pmemc *c, PmemAccessV2Vmcoreinfo *info, char **text)
+{
+    PmemAccessV2Reply r;
+    char *t;
+    int ret = request(c, PMEMACCESS_V2_VMCOREINFO, 0, 0, 0, 0);
+
+    ret = ret ? ret : reply(c, &r);
+    if (ret) {
+        return ret;
+    }
+    if (r.length < sizeof(*info)) {
+        errno = EPROTO;
+        return sys_fail(c, "VMCOREINFO reply too short");
+    }
+    ret = recv_all(c, info, sizeof(*info));
+    if (ret) {
+        return ret;
+    }
+    info->valid = le32toh(info->valid);
+    info->text_len = le32toh(info->text_len);
+    info->paddr = le64toh(info->paddr);
+    info->kernel_offset = le64toh(info->kernel_offset);
+    info->phys_base = (int64_t)le64toh((uint64_t)info->phys_base);
+    info->swapper_pg_dir = le64toh(info->swapper_pg_dir);
+    info->init_uts_ns = le64toh(info->init_uts_ns);
+    info->page_table_root = le64toh(info->page_table_root);
+    info->page_size = le64toh(info->page_size);
+    info->osrelease[sizeof(info->osrelease) - 1] = 0;
+    if (r.length - sizeof(*info) != info->text_len) {
+        errno = EPROTO;
+        return sys_fail(c, "VMCOREINFO text length");
+    }
+    t = malloc(info->text_len + 1);
+    if (!t) {
+        return sys_fail(c, "malloc");
+    }
+    ret = recv_all(c, t, info->text_len);
+    t[info->text_len] = 0;
+    if (ret || !text) {
+        free(t);
+    } else {
+        *text = t;
+    }
     return ret;
 }
 

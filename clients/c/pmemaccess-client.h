@@ -3,7 +3,8 @@
  *
  * Speaks protocol v2 (docs/interop/pmemaccess.rst): read, batched read,
  * virtual read through the guest's page tables, write, paused batches,
- * and zero-copy maps of guest RAM (pmemmap).  Depends on libc only.
+ * zero-copy maps of guest RAM (pmemmap) and the guest kernel's
+ * vmcoreinfo.  Depends on libc only.
  *
  * Errors: every int function returns 0 on success or a negative code,
  * -errno for a system error, or -(PMEMC_SERVER_ERROR + e) for error e
@@ -68,6 +69,14 @@ int pmemc_readv(pmemc *c, const pmemc_space *space, bool paused,
                 uint32_t *status);
 int pmemc_write(pmemc *c, uint64_t addr, const void *buf, size_t len);
 int pmemc_generation(pmemc *c, uint64_t *generation);
+/*
+ * The guest kernel's vmcoreinfo (VMCOREINFO request): the head in host
+ * byte order in *@info (its @valid bits say which fields are set), and
+ * the note's text, NUL-terminated, in *@text (malloc'ed; free it; may be
+ * NULL to skip it).  -(PMEMC_SERVER_ERROR + PMEMACCESS_V2_ENODATA) if
+ * the guest has published none.
+ */
+int pmemc_vmcoreinfo(pmemc *c, PmemAccessV2Vmcoreinfo *info, char **text);
 
 /* pmemmap: map guest memory as the server offers it */
 int pmemc_map(pmemc *c, pmemc_view **view);

@@ -36,6 +36,65 @@ static int passed, failed;
 #define DATA 0x200000ULL
 #define PML4 0x10000ULL
 
+/* What a guest's qemu_fw_cfg module does, by HMP port writes and pmemc */
+#define FW_DESC  0x300000ULL
+#define FW_DATA  0x301000ULL
+#define FW_NOTE  0x310000ULL
+#define VMCI_TEXT "OSRELEASE=6.1.0-c-client\nPAGESIZE=4096\n" \
+    "SYMBOL(swapper_pg_dir)=ffffffff82a0a000\nNUMBER(phys_base)=4096\n" \
+    "KERNELOFFSET=2000000\n"
+
+/* One fw_cfg DMA transfer of @len bytes at FW_DATA, to or from @key */
+static void fw_cfg_dma(spawned_qemu *q, pmemc *c, uint16_t key,
+                       uint32_t control, uint32_t len)
+{
+    struct { uint32_t control, length; uint64_t address; } d = {
+        htobe32((uint32_t)key << 16 | 0x08 /* SELECT */ | control),
+        htobe32(len), htobe64(FW_DATA),
+    };
+
+    pmemc_write(c, FW_DESC, &d, sizeof(d));
+    qmp_cmd(q, "{\"execute\": \"human-monitor-command\", \"arguments\":"
+            " {\"command-line\": \"o /w 0x514 0\"}}");
+    qmp_cmd(q, "{\"execute\": \"human-monitor-command\", \"arguments\":"
+            " {\"command-line\": \"o /w 0x518 0x%x\"}}",
+            htobe32((uint32_t)FW_DESC));
+}
+
+static void publish_vmcoreinfo(spawned_qemu *q, pmemc *c)
+{
+    uint8_t dir[8192], note[256] = { 0 };
+    struct { uint16_t host, guest; uint32_t size; uint64_t paddr; } vmci;
+    uint32_t n, i, size;
+    uint16_t key = 0;
+
+    fw_cfg_dma(q, c, 0x19 /* FW_CFG_FILE_DIR */, 0x02 /* READ */,
+               sizeof(dir));
+    pmemc_read(c, NULL, FW_DATA, dir, sizeof(dir));
+    memcpy(&n, dir, 4);
+    for (i = 0; i < be32toh(n) && 4 + (i + 1) * 64 <= sizeof(dir); i++) {
+        if (!strcmp((char *)dir + 4 + i * 64 + 8, "etc/vmcoreinfo")) {
+            memcpy(&key, dir + 4 + i * 64 + 4, 2);
+            key = be16toh(key);
+        }
+    }
+    /* the ELF note: namesz, descsz, type, "VMCOREINFO\0\0", text */
+    size = 12 + 12 + strlen(VMCI_TEXT);
+    n = htole32(11);
+    memcpy(note, &n, 4);
+    n = htole32(strlen(VMCI_TEXT));
+    memcpy(note + 4, &n, 4);
+    memcpy(note + 12, "VMCOREINFO", 11);
+    memcpy(note + 24, VMCI_TEXT, strlen(VMCI_TEXT));
+    pmemc_write(c, FW_NOTE, note, size);
+    vmci.host = htole16(1);
+    vmci.guest = htole16(1);        /* ELF */
+    vmci.size = htole32(size);
+    vmci.paddr = htole64(FW_NOTE);
+    pmemc_write(c, FW_DATA, &vmci, sizeof(vmci));
+    fw_cfg_dma(q, c, key, 0x10 /* WRITE */, sizeof(vmci));
+}
+
 static void fill(uint8_t *buf, size_t len, unsigned seed)
 {
     size_t i;
@@ -53,7 +112,7 @@ int main(int argc, char **argv)
         "-machine", "pc,memory-backend=ram0", "-m", "2G",
         "-object", "memory-backend-memfd,id=ram0,size=2G,share=on",
         "-accel", "qtest", "-qtest", "null", "-display", "none",
-        "-nodefaults", NULL,
+        "-nodefaults", "-device", "vmcoreinfo", NULL,
     };
     uint8_t data[8192], got[8192], file[4096];
     uint64_t ptes[][2] = {
@@ -69,6 +128,8 @@ int main(int argc, char **argv)
     const PmemAccessV2Range *ranges;
     uint32_t status[3];
     spawned_qemu q;
+    PmemAccessV2Vmcoreinfo vmci;
+    char *text = NULL;
     pmemc_view *view;
     uint64_t gen;
     uint8_t *p;
@@ -157,6 +218,33 @@ int main(int argc, char **argv)
               (unsigned long long)gen);
         pmemc_unmap(view);
     }
+
+    /* vmcoreinfo: none yet, then what "the guest" published */
+    ret = pmemc_vmcoreinfo(c, &vmci, &text);
+    CHECK(ret == -(PMEMC_SERVER_ERROR + PMEMACCESS_V2_ENODATA) &&
+          strstr(pmemc_error(c), "qemu_fw_cfg"),
+          "VMCOREINFO before the guest publishes it: %s", pmemc_error(c));
+    publish_vmcoreinfo(&q, c);
+    text = NULL;
+    ret = pmemc_vmcoreinfo(c, &vmci, &text);
+    CHECK(ret == 0 && text && !strcmp(text, VMCI_TEXT) &&
+          vmci.text_len == strlen(VMCI_TEXT) && vmci.paddr == FW_NOTE,
+          "VMCOREINFO: the note's text %s", ret ? pmemc_error(c) : "");
+    CHECK(ret == 0 && !strcmp(vmci.osrelease, "6.1.0-c-client") &&
+          vmci.page_size == 4096 && vmci.kernel_offset == 0x2000000 &&
+          vmci.phys_base == 4096 &&
+          vmci.swapper_pg_dir == 0xffffffff82a0a000ULL &&
+          vmci.page_table_root == 0x2a0b000 &&
+          vmci.valid == (PMEMACCESS_V2_VMCI_OSRELEASE |
+                         PMEMACCESS_V2_VMCI_PAGE_SIZE |
+                         PMEMACCESS_V2_VMCI_KERNEL_OFFSET |
+                         PMEMACCESS_V2_VMCI_PHYS_BASE |
+                         PMEMACCESS_V2_VMCI_SWAPPER_PG_DIR |
+                         PMEMACCESS_V2_VMCI_PAGE_TABLE_ROOT),
+          "VMCOREINFO: the parsed fields");
+    free(text);
+    CHECK(pmemc_read(c, NULL, DATA, got, 8) == 0,
+          "the connection goes on after VMCOREINFO");
 
     pmemc_close(c);
     ret = pmemc_connect(&c, "/nonexistent/pm.sock");
