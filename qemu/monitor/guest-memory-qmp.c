@@ -22,14 +22,8 @@
 #include "pmemaccess-int.h"
 #include "trace.h"
 
-/* The most bytes one read-guest-memory moves */
-#define GUEST_MEMORY_QMP_READ_MAX (1u << 20)
-
-/*
- * ... and one write-guest-memory: less, because the monitor reads QMP
- * input a byte at a time (about 15 us per byte of base64)
- */
-#define GUEST_MEMORY_QMP_WRITE_MAX (64u << 10)
+/* The most bytes one read-guest-memory or write-guest-memory moves */
+#define GUEST_MEMORY_QMP_MAX (1u << 20)
 
 /* -introspection write=on: QMP writes to guest memory are allowed */
 static bool guest_memory_write_allowed(void)
@@ -99,7 +93,7 @@ GuestMemoryData *qmp_read_guest_memory(uint64_t addr, uint64_t size,
         error_setg(errp, "'la57' needs 'root'");
         return NULL;
     }
-    if (!check_range(addr, size, GUEST_MEMORY_QMP_READ_MAX, "read", errp)) {
+    if (!check_range(addr, size, GUEST_MEMORY_QMP_MAX, "read", errp)) {
         return NULL;
     }
     buf = g_malloc(size);
@@ -127,8 +121,8 @@ void qmp_write_guest_memory(uint64_t addr, const char *data, Error **errp)
     }
     /* Do not decode what is sure to be refused */
     max_len = strlen(data) / 4 * 3;
-    if (max_len > GUEST_MEMORY_QMP_WRITE_MAX + 2 &&
-        !check_range(addr, max_len - 2, GUEST_MEMORY_QMP_WRITE_MAX, "write",
+    if (max_len > GUEST_MEMORY_QMP_MAX + 2 &&
+        !check_range(addr, max_len - 2, GUEST_MEMORY_QMP_MAX, "write",
                      errp)) {
         return;
     }
@@ -137,7 +131,7 @@ void qmp_write_guest_memory(uint64_t addr, const char *data, Error **errp)
         return;
     }
     trace_write_guest_memory(addr, len);
-    if (!check_range(addr, len, GUEST_MEMORY_QMP_WRITE_MAX, "write", errp)) {
+    if (!check_range(addr, len, GUEST_MEMORY_QMP_MAX, "write", errp)) {
         return;
     }
     if (!len) {

@@ -31,7 +31,7 @@
 #define HIGH_ADDR   (5 * GiB + 0x100)       /* RAM above 4 GiB */
 #define LOW_ADDR    0x200000ULL
 #define QMP_MAX     (1 * MiB)               /* the documented limits */
-#define QMP_WRITE_MAX (64 * KiB)
+#define QMP_WRITE_MAX QMP_MAX
 
 /* --- plumbing ----------------------------------------------------------*/
 
@@ -336,12 +336,12 @@ static void test_write(void)
     qtest_memread(qts, LOW_END - 16, back, 16);
     g_assert_cmpmem(back, 16, before, 16);
 
-    /* bounds: 64 KiB is allowed, one more byte is not */
+    /* bounds: 1 MiB is allowed, one more byte is not */
     fill_random(big, QMP_WRITE_MAX + 1);
     g_assert_null(qmp_write(qts, LOW_ADDR, big, QMP_WRITE_MAX));
     assert_read(qts, NULL, LOW_ADDR, big, QMP_WRITE_MAX);
     err = qmp_write(qts, LOW_ADDR, big, QMP_WRITE_MAX + 1);
-    assert_contains(err, "65536");
+    assert_contains(err, "1048576");
     assert_contains(err, "pmemaccess");
     g_free(err);
     err = qmp_write(qts, UINT64_MAX - 3, buf, 8);
