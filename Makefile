@@ -1,7 +1,7 @@
 # qemu-vmi: fast, safe guest-memory introspection for QEMU.
 # The targets only call scripts/; see README.md.
 
-.PHONY: all setup build check run qemu series bench compare clean distclean
+.PHONY: all setup build check run qemu series bench bench-qmp compare clean distclean
 
 all: build
 
@@ -28,6 +28,10 @@ series: setup
 # pmemaccess against a bare UNIX socket, xp and pmemsave, in one run
 bench: setup
 	@scripts/bench.sh
+
+# QMP read-guest-memory against xp and query-status, one QMP connection
+bench-qmp: setup
+	@scripts/bench-qmp.sh
 
 # every way to read guest memory (xp, pmemsave, gdbstub, process_vm_readv,
 # pmemaccess v1/v2, pmemmap) side by side, idle and on a busy guest:

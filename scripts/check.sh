@@ -72,7 +72,7 @@ else
 fi
 
 echo "== clients/python: the pmemaccess module and CLI against the patched QEMU"
-pytests=(test_pmemaccess test_paused)
+pytests=(test_pmemaccess test_paused test_qmp_memory test_vmcoreinfo)
 if "$top/scripts/build-guest.sh"; then
     pytests+=(test_guest test_real_clients test_demo)
 else
@@ -92,6 +92,13 @@ if "$top/scripts/bench.sh" --quick; then
     passed=$((passed + 1))
 else
     fail "pmemaccess-bench"
+fi
+
+echo "== bench-qmp: qmp-read-bench --quick (data checked, timings not judged)"
+if "$top/scripts/bench-qmp.sh" --quick; then
+    passed=$((passed + 1))
+else
+    fail "qmp-read-bench"
 fi
 
 echo "== compare: vmi-compare --quick (every path runs and reads right)"
