@@ -39,6 +39,11 @@ bench-qmp: setup
 compare: setup
 	@scripts/compare.sh
 
+# 64 clients, 1000 connect/disconnect cycles and a paused storm against a
+# running guest: every reply checked, QEMU's fds/RSS/QMP latency measured
+stress: setup
+	@scripts/stress.sh
+
 # Drop the build tree but keep the downloaded source and the pristine tree.
 clean:
 	rm -rf build/qemu build/series build/run

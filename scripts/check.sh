@@ -101,6 +101,13 @@ else
     fail "qmp-read-bench"
 fi
 
+echo "== stress: run-stress --quick (replies, fds, RSS, paused storm)"
+if "$top/scripts/stress.sh" --quick; then
+    passed=$((passed + 1))
+else
+    fail "stress"
+fi
+
 echo "== compare: vmi-compare --quick (every path runs and reads right)"
 if "$top/scripts/compare.sh" --quick > "$build/compare-quick.log" 2>&1; then
     passed=$((passed + 1))

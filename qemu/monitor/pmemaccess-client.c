@@ -193,8 +193,22 @@ static bool out_phys_direct(PmemAccessClient *c, uint64_t addr, uint64_t len)
 
 /* --- pausing the guest for one request ---------------------------------*/
 
+/*
+ * One pausing client at a time.  pause_all_vcpus() drops the BQL while it
+ * waits for the vCPUs to stop; a second client resuming them meanwhile
+ * would clear their stop request, and the first would wait forever.
+ * Taken before the BQL, never while holding it.
+ */
+static QemuMutex pause_lock;
+
+static void __attribute__((constructor)) pause_lock_init(void)
+{
+    qemu_mutex_init(&pause_lock);
+}
+
 static void pause_guest(PmemAccessClient *c)
 {
+    qemu_mutex_lock(&pause_lock);
     qemu_mutex_lock_iothread();
     pause_all_vcpus();
     c->paused = true;
@@ -206,6 +220,7 @@ static void resume_guest(PmemAccessClient *c)
     /* does nothing if the VM was stopped before */
     resume_all_vcpus();
     qemu_mutex_unlock_iothread();
+    qemu_mutex_unlock(&pause_lock);
 }
 
 /* --- version 1: LibVMI -------------------------------------------------*/
