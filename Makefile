@@ -44,6 +44,13 @@ compare: setup
 stress: setup
 	@scripts/stress.sh
 
+# libFuzzer on the request decoder, ASan + UBSan: FUZZ_TIME seconds,
+# FUZZ_JOBS processes (check runs 30 s of it)
+FUZZ_TIME ?= 1800
+FUZZ_JOBS ?= 2
+fuzz: setup
+	@scripts/fuzz.sh $(FUZZ_TIME) $(FUZZ_JOBS)
+
 # Drop the build tree but keep the downloaded source and the pristine tree.
 clean:
 	rm -rf build/qemu build/series build/run

@@ -101,6 +101,13 @@ else
     fail "qmp-read-bench"
 fi
 
+echo "== fuzz: 30 s of libFuzzer on the request decoder (ASan, UBSan)"
+if "$top/scripts/fuzz.sh" 30; then
+    passed=$((passed + 1))
+else
+    fail "fuzz"
+fi
+
 echo "== stress: run-stress --quick (replies, fds, RSS, paused storm)"
 if "$top/scripts/stress.sh" --quick; then
     passed=$((passed + 1))

@@ -1,0 +1,377 @@
+/*
+ * What pmemaccess's client, memory and page-walk code need from the rest
+ * of QEMU, for the fuzz target: a small fake guest-physical address space
+ * (RAM, ROM, RAM above 4 GiB, nothing else), QIOChannel over a plain fd,
+ * and no-op locks, RCU, tracing and vCPU pausing.
+ *
+ * Copyright (c) 2026 The qemu-vmi authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/rcu.h"
+#include "qemu/thread.h"
+#include "qom/object.h"
+#include "exec/memory.h"
+#include "io/channel-socket.h"
+#include "trace/control.h"
+#include "sysemu/cpus.h"
+#include "sysemu/pmemmap.h"
+#include "qemu/module.h"
+#include "qemu/log.h"
+#include "../qemu/monitor/pmemaccess-int.h"
+#include "fuzz-qemu-stubs.h"
+
+/* --- the fake guest-physical address space ------------------------------*/
+
+typedef struct FakeRegion {
+    uint64_t start, size;
+    MemoryRegion mr;
+    uint8_t *host;
+    uint8_t *initial;
+} FakeRegion;
+
+static FakeRegion regions[] = {
+    { .start = 0, .size = FUZZ_RAM_SIZE },
+    { .start = FUZZ_HIGH_RAM, .size = FUZZ_HIGH_RAM_SIZE },
+    { .start = FUZZ_ROM, .size = FUZZ_ROM_SIZE },
+};
+static MemoryRegion unassigned;
+static FlatView flatview;
+AddressSpace address_space_memory = { .current_map = &flatview };
+bool fuzz_write_allowed;
+
+static bool written;
+
+void fuzz_memory_reset(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(regions); i++) {
+        FakeRegion *r = &regions[i];
+
+        if (!r->host) {
+            r->host = g_malloc(r->size);
+            r->initial = g_malloc(r->size);
+            r->mr.ram = true;
+            r->mr.readonly = r->start == FUZZ_ROM;
+            /* a recognisable pattern; as page-table entries, present */
+            for (uint64_t off = 0; off < r->size; off += 8) {
+                uint64_t v = (r->start + off) | 0x67;
+
+                memcpy(r->initial + off, &v, 8);
+            }
+            written = true;
+        }
+        if (written) {
+            memcpy(r->host, r->initial, r->size);
+        }
+    }
+    written = false;
+}
+
+static FakeRegion *find(hwaddr addr)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(regions); i++) {
+        if (addr >= regions[i].start &&
+            addr - regions[i].start < regions[i].size) {
+            return &regions[i];
+        }
+    }
+    return NULL;
+}
+
+MemoryRegion *flatview_translate(FlatView *fv, hwaddr addr, hwaddr *xlat,
+                                 hwaddr *plen, bool is_write,
+                                 MemTxAttrs attrs)
+{
+    FakeRegion *r = find(addr);
+
+    if (!r) {
+        /* unassigned up to the next region */
+        hwaddr next = UINT64_MAX;
+
+        for (size_t i = 0; i < ARRAY_SIZE(regions); i++) {
+            if (regions[i].start > addr && regions[i].start < next) {
+                next = regions[i].start;
+            }
+        }
+        *xlat = addr;
+        *plen = MIN(*plen, next - addr);
+        return &unassigned;
+    }
+    *xlat = addr - r->start;
+    *plen = MIN(*plen, r->size - *xlat);
+    return &r->mr;
+}
+
+void *memory_region_get_ram_ptr(MemoryRegion *mr)
+{
+    FakeRegion *r = container_of(mr, FakeRegion, mr);
+
+    g_assert(mr != &unassigned);
+    return r->host;
+}
+
+bool memory_region_is_ram_device(MemoryRegion *mr)
+{
+    return false;
+}
+
+MemTxResult address_space_write(AddressSpace *as, hwaddr addr,
+                                MemTxAttrs attrs, const void *buf,
+                                hwaddr len)
+{
+    FakeRegion *r = find(addr);
+
+    if (!r || r->mr.readonly || len > r->size - (addr - r->start)) {
+        return MEMTX_ERROR;
+    }
+    memcpy(r->host + (addr - r->start), buf, len);
+    written = true;
+    return MEMTX_OK;
+}
+
+void flatview_for_each_range(FlatView *fv, flatview_cb cb, void *opaque)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(regions); i++) {
+        if (cb(int128_make64(regions[i].start),
+               int128_make64(regions[i].size), &regions[i].mr, 0, opaque)) {
+            return;
+        }
+    }
+}
+
+/* --- the server a client asks things of ---------------------------------*/
+
+bool pmemaccess_server_allows_write(PmemAccessServer *s)
+{
+    return fuzz_write_allowed;
+}
+
+PmemMap *pmemaccess_server_get_map(PmemAccessServer *s)
+{
+    return NULL;                /* MAP: nothing offered */
+}
+
+void pmemaccess_server_count(PmemAccessServer *s, uint64_t bytes_read,
+                             uint64_t bytes_written, bool error)
+{
+}
+
+void pmemaccess_server_client_done(PmemAccessServer *s, void *client)
+{
+}
+
+GByteArray *pmemaccess_vmcoreinfo(uint32_t *err)
+{
+    *err = PMEMACCESS_V2_ENODATA;
+    return NULL;
+}
+
+uint64_t pmemmap_generation(void)
+{
+    return 1;
+}
+
+PmemMapLayout *pmemmap_layout(PmemMap *map, Error **errp)
+{
+    error_setg(errp, "not in the fuzz target");
+    return NULL;
+}
+
+void pmemmap_layout_free(PmemMapLayout *layout)
+{
+}
+
+void pmemmap_unref(PmemMap *map)
+{
+}
+
+/* --- QIOChannel over the socket's fd -------------------------------------*/
+
+static int fd_of(QIOChannel *ioc)
+{
+    return ((QIOChannelSocket *)ioc)->fd;
+}
+
+int qio_channel_read_all_eof(QIOChannel *ioc, char *buf, size_t len,
+                             Error **errp)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = read(fd_of(ioc), buf + done, len - done);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return done == 0 && n == 0 ? 0 : -1;
+        }
+        done += n;
+    }
+    return 1;
+}
+
+int qio_channel_read_all(QIOChannel *ioc, char *buf, size_t len,
+                         Error **errp)
+{
+    return qio_channel_read_all_eof(ioc, buf, len, errp) == 1 ? 0 : -1;
+}
+
+int qio_channel_write_all(QIOChannel *ioc, const char *buf, size_t len,
+                          Error **errp)
+{
+    while (len) {
+        ssize_t n = write(fd_of(ioc), buf, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        buf += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int qio_channel_writev_full_all(QIOChannel *ioc, const struct iovec *iov,
+                                size_t niov, int *fds, size_t nfds,
+                                int flags, Error **errp)
+{
+    for (size_t i = 0; i < niov; i++) {
+        if (qio_channel_write_all(ioc, iov[i].iov_base, iov[i].iov_len,
+                                  errp)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int qio_channel_set_blocking(QIOChannel *ioc, bool enabled, Error **errp)
+{
+    return 0;
+}
+
+int qio_channel_close(QIOChannel *ioc, Error **errp)
+{
+    return 0;                   /* the harness closes its own fds */
+}
+
+int qio_channel_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
+                         Error **errp)
+{
+    return 0;
+}
+
+Object *object_dynamic_cast_assert(Object *obj, const char *typename,
+                                   const char *file, int line,
+                                   const char *func)
+{
+    return obj;
+}
+
+void object_unref(void *obj)
+{
+}
+
+/* --- threads, locks, RCU, tracing, vCPUs: one thread, nothing to do -----*/
+
+void qemu_thread_create(QemuThread *thread, const char *name,
+                        void *(*start_routine)(void *), void *arg, int mode)
+{
+    start_routine(arg);         /* the client runs to its end, inline */
+}
+
+int qemu_get_thread_id(void)
+{
+    return getpid();
+}
+
+void qemu_mutex_init(QemuMutex *mutex)
+{
+}
+
+static void mutex_lock(QemuMutex *mutex, const char *file, int line)
+{
+}
+
+QemuMutexLockFunc qemu_mutex_lock_func = mutex_lock;
+
+void qemu_mutex_unlock_impl(QemuMutex *mutex, const char *file,
+                            const int line)
+{
+}
+
+void qemu_mutex_lock_iothread_impl(const char *file, int line)
+{
+}
+
+void qemu_mutex_unlock_iothread(void)
+{
+}
+
+void pause_all_vcpus(void)
+{
+}
+
+void resume_all_vcpus(void)
+{
+}
+
+static struct rcu_reader_data reader;
+unsigned long rcu_gp_ctr;
+QemuEvent rcu_gp_event;
+
+struct rcu_reader_data *get_ptr_rcu_reader(void)
+{
+    return &reader;
+}
+
+void rcu_register_thread(void)
+{
+}
+
+void rcu_unregister_thread(void)
+{
+}
+
+void qemu_event_set(QemuEvent *ev)
+{
+}
+
+int trace_events_enabled_count;
+int qemu_loglevel;
+
+void trace_event_register_group(TraceEvent **events)
+{
+}
+
+void error_free(Error *err)
+{
+}
+
+const char *error_get_pretty(const Error *err)
+{
+    return "error";
+}
+
+void error_setg_internal(Error **errp, const char *src, int line,
+                         const char *func, const char *fmt, ...)
+{
+    if (errp) {
+        *errp = (Error *)1;     /* only ever passed to error_free() */
+    }
+}
+
+bool message_with_timestamp;
+
+void qemu_log(const char *fmt, ...)
+{
+}
+
+void register_module_init(void (*fn)(void), module_init_type type)
+{
+}
