@@ -14,6 +14,7 @@ export PATH=/usr/bin:$PATH
 qtests=(
     pmemsave-test
     pmemaccess-test
+    guest-memory-qmp-test
     qmp-cmd-test
     qmp-test
     test-hmp
@@ -72,9 +73,9 @@ else
 fi
 
 echo "== clients/python: the pmemaccess module and CLI against the patched QEMU"
-pytests=(test_pmemaccess test_paused test_qmp_memory test_vmcoreinfo)
+pytests=(test_pmemaccess test_paused test_qmp_memory)
 if "$top/scripts/build-guest.sh"; then
-    pytests+=(test_guest test_real_clients test_demo)
+    pytests+=(test_guest test_vmcoreinfo test_real_clients test_demo)
 else
     fail "building the real-guest fixture"
 fi

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (c) 2026 The qemu-vmi authors
 """read-guest-memory, write-guest-memory and query-vmcoreinfo without a
-guest kernel: QEMU's own qtest for them (tests/qtest/
-guest-memory-qmp-test.c, built and run in QEMU's harness), and the
-Python client's side of pmemaccess's VMCOREINFO request.
+guest kernel, from Python (QEMU's own qtest for them is
+tests/qtest/guest-memory-qmp-test.c, run by check in QEMU's harness), and
+the Python client's side of pmemaccess's VMCOREINFO request.
 
 Run: QEMU_BINARY=... python3 -m unittest -v test_qmp_memory.
 """
@@ -13,30 +13,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import unittest
 
-from guestvm import QEMU, TOP
+from guestvm import QEMU
 from pmemaccess import ENODATA, Client, ServerError
 from qmptest import Qmp
 
-BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
-OBJDIR = os.path.join(BUILD, "qemu/build")
-QTEST = "tests/qtest/guest-memory-qmp-test"
-
-
-class GuestMemoryQtest(unittest.TestCase):
-    def test_qtest(self):
-        """The qtest: bounds, base64, MMIO, writes, page tables, RAM above
-        4 GiB, vmcoreinfo published through fw_cfg, the v2 request."""
-        subprocess.run([os.path.join(TOP, "scripts/build-qemu.sh"), QTEST],
-                       check=True, stdout=subprocess.DEVNULL)
-        env = dict(os.environ, PATH="/usr/bin:" + os.environ["PATH"])
-        run = subprocess.run(
-            ["meson", "test", "--no-rebuild", "--print-errorlogs",
-             "qtest-x86_64/guest-memory-qmp-test"], cwd=OBJDIR, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.assertEqual(run.returncode, 0, run.stdout[-3000:])
 
 
 class IdleQemu(unittest.TestCase):
@@ -69,15 +51,14 @@ class IdleQemu(unittest.TestCase):
         reply = self.qmp.cmd("read-guest-memory", addr=0x100000, size=4096)
         self.assertEqual(base64.b64decode(reply["return"]["data"]), data)
 
-    def test_large_write_is_quick(self):
-        """1 MiB of base64 through QMP: the monitor reads its input in
-        chunks (a byte at a time, this took 15 s)."""
+    def test_largest_write(self):
+        """1 MiB, the limit, of base64 through QMP (read a byte per main
+        loop iteration before the monitor read its input in chunks, this
+        took 15 s; qmp-test's qmp/pipelined tests the chunks)."""
         data = os.urandom(1 << 20)
-        start = time.monotonic()
         reply = self.qmp.cmd("write-guest-memory", addr=0x100000,
                              data=base64.b64encode(data).decode())
         self.assertEqual(reply, {"return": {}})
-        self.assertLess(time.monotonic() - start, 5)
         reply = self.qmp.cmd("read-guest-memory", addr=0x100000,
                              size=1 << 20)
         self.assertEqual(base64.b64decode(reply["return"]["data"]), data)
