@@ -1,7 +1,7 @@
 # qemu-vmi: fast, safe guest-memory introspection for QEMU.
 # The targets only call scripts/; see README.md.
 
-.PHONY: all setup build check run qemu series bench bench-qmp compare clean distclean
+.PHONY: all setup build check run qemu series bench bench-qmp compare stress fuzz asan clean distclean
 
 all: build
 
@@ -50,6 +50,11 @@ FUZZ_TIME ?= 1800
 FUZZ_JOBS ?= 2
 fuzz: setup
 	@scripts/fuzz.sh $(FUZZ_TIME) $(FUZZ_JOBS)
+
+# The patched QEMU built with ASan + UBSan (build/qemu/build-asan), our
+# qtests run under it
+asan: setup
+	@scripts/check-asan.sh
 
 # Drop the build tree but keep the downloaded source and the pristine tree.
 clean:

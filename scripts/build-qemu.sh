@@ -1,12 +1,15 @@
 #!/bin/bash
 # Fetch (once), prepare (incrementally) and build the patched QEMU.
 # Usage: build-qemu.sh [ninja targets...]   (default: the emulator)
+# QEMU_BUILD_NAME (default "build") names the build directory in the tree
+# and QEMU_EXTRA_CONFIGURE adds configure options: check-asan.sh builds a
+# sanitized QEMU in build-asan next to the normal one.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
 tree=$build/qemu
-objdir=$tree/build
+objdir=$tree/${QEMU_BUILD_NAME:-build}
 
 # configure and the QAPI generators run on Debian's python3, the one meson uses
 export PATH=/usr/bin:$PATH
@@ -29,9 +32,10 @@ if [ ! -f "$objdir/build.ninja" ] || [ "$(cat "$cfgstamp" 2>/dev/null)" != "${co
     echo "build-qemu: configuring"
     rm -rf "$objdir"
     mkdir -p "$objdir"
-    (cd "$objdir" && ../configure "${config[@]}") > "$build/configure.log" 2>&1 || {
-        tail -30 "$build/configure.log" >&2
-        echo "build-qemu: configure failed, see $build/configure.log" >&2
+    log=$build/configure-${QEMU_BUILD_NAME:-build}.log
+    (cd "$objdir" && ../configure "${config[@]}") > "$log" 2>&1 || {
+        tail -30 "$log" >&2
+        echo "build-qemu: configure failed, see $log" >&2
         exit 1
     }
     echo "${config[*]}" > "$cfgstamp"

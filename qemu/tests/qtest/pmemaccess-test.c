@@ -20,6 +20,7 @@
 #include "qapi/qmp/qlist.h"
 #include "qapi/qmp/qjson.h"
 #include "qapi/error.h"
+#include "qemu/atomic.h"
 #include "monitor/pmemaccess-proto.h"
 
 /* pc with -m 5G: RAM 0..3G and 4G..6G; the APIC is MMIO at 0xfee00000 */
@@ -362,10 +363,11 @@ static uint32_t v2_read_flags(int fd, uint16_t flags, uint64_t root,
                               uint64_t addr, void *buf, uint64_t len,
                               uint64_t *fail)
 {
-    static uint64_t cookie = 0x1000;
+    static uint64_t next_cookie = 0x1000;
+    uint64_t cookie = qatomic_fetch_inc(&next_cookie);  /* threads, too */
     PmemAccessV2Reply r;
 
-    v2_send(fd, PMEMACCESS_V2_READ, flags, ++cookie, addr, len, root);
+    v2_send(fd, PMEMACCESS_V2_READ, flags, cookie, addr, len, root);
     v2_recv_reply(fd, cookie, &r);
     if (!r.error) {
         g_assert_cmpuint(r.length, ==, len);
@@ -644,6 +646,53 @@ static void test_v2_paused(Fixture *f, gconstpointer data)
     g_assert_true(qdict_get_bool(qdict_get_qdict(rsp, "return"), "running"));
     qobject_unref(rsp);
     close(fd);
+}
+
+/*
+ * Several clients pausing the guest at once, each with its own
+ * connection.  pause_all_vcpus() drops the BQL while it waits; before
+ * paused requests were serialized, one client's resume could clear the
+ * stop request another waited on, and that one waited forever.
+ */
+typedef struct {
+    Fixture *f;
+    int fd;
+} PausedWorker;
+
+#define PAUSED_WORKERS 4
+#define PAUSED_ROUNDS  200
+
+static gpointer paused_worker(gpointer opaque)
+{
+    PausedWorker *w = opaque;
+    uint8_t buf[64];
+
+    for (int i = 0; i < PAUSED_ROUNDS; i++) {
+        g_assert_cmpint(v2_read_flags(w->fd, PMEMACCESS_V2_FLAG_PAUSED, 0,
+                                      LOW_ADDR, buf, sizeof(buf), NULL),
+                        ==, 0);
+        g_assert_cmpmem(buf, sizeof(buf), w->f->low, sizeof(buf));
+    }
+    return NULL;
+}
+
+static void test_v2_paused_concurrent(Fixture *f, gconstpointer data)
+{
+    PausedWorker w[PAUSED_WORKERS];
+    GThread *t[PAUSED_WORKERS];
+    QDict *rsp;
+
+    for (int i = 0; i < PAUSED_WORKERS; i++) {
+        w[i] = (PausedWorker) { .f = f, .fd = v2_connect(f, NULL) };
+        t[i] = g_thread_new("paused", paused_worker, &w[i]);
+    }
+    for (int i = 0; i < PAUSED_WORKERS; i++) {
+        g_thread_join(t[i]);
+        close(w[i].fd);
+    }
+    rsp = qtest_qmp(f->qts, "{ 'execute': 'query-status' }");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(rsp, "return"), "running"));
+    qobject_unref(rsp);
 }
 
 /*
@@ -1024,6 +1073,32 @@ static void test_stop_restart(Fixture *f, gconstpointer data)
     out = qtest_hmp(f->qts, "info pmemaccess");
     g_assert_nonnull(strstr(out, "No pmemaccess servers"));
     g_free(out);
+}
+
+/*
+ * QEMU quits while clients are connected: one blocked on a full socket,
+ * one that sent half a header, one idle.  QEMU exits, with status 0.
+ */
+static void test_quit_with_clients(Fixture *f, gconstpointer data)
+{
+    int stuck = connect_path(f->path);
+    int half = v2_connect(f, NULL);
+    int idle = v2_connect(f, NULL);
+    PmemAccessV2Request req = {
+        .magic = cpu_to_le32(PMEMACCESS_V2_REQUEST_MAGIC),
+    };
+
+    v1_send(stuck, PMEMACCESS_V1_READ, 1 * MiB, 16 * MiB);
+    send_all(half, &req, sizeof(req) / 2);
+    wait_clients(f, "pmemaccess", 3);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'quit' }");
+    while (qtest_probe_child(f->qts)) {
+        g_usleep(10 * 1000);            /* a hang here is QEMU's */
+    }
+    /* the teardown's qtest_quit() asserts that it exited with status 0 */
+    close(stuck);
+    close(half);
+    close(idle);
 }
 
 static int listen_path(const char *path)
@@ -1602,12 +1677,14 @@ int main(int argc, char **argv)
     add("v2/readv", &read_only, test_v2_readv);
     add("v2/layout", &read_only, test_v2_layout);
     add("v2/paused", &read_only, test_v2_paused);
+    add("v2/paused-concurrent", &read_only, test_v2_paused_concurrent);
     add("v2/virtual", &read_only, test_v2_virtual);
     add("v2/bad", &read_only, test_v2_bad);
     add("server/two-clients", &read_only, test_two_clients);
     add("server/vanishing-clients", &read_only, test_vanishing_clients);
     add("server/max-clients", &read_only, test_max_clients);
     add("server/stop-restart", &read_only, test_stop_restart);
+    add("server/quit-with-clients", &read_only, test_quit_with_clients);
     add("server/getfd", &no_server, test_getfd);
     add("server/add-fd", &no_server, test_add_fd);
     add("server/passed-tcp", &no_server, test_passed_tcp);
