@@ -9,6 +9,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <malloc.h>
 #include "qapi/error.h"
 #include "qemu/rcu.h"
 #include "qemu/thread.h"
@@ -275,6 +276,36 @@ Object *object_dynamic_cast_assert(Object *obj, const char *typename,
 
 void object_unref(void *obj)
 {
+}
+
+/* --- the client's buffers, recycled ------------------------------------*/
+
+static void *chunks[2];
+
+void *fuzz_g_malloc(size_t size)
+{
+    if (size == PMEMACCESS_CHUNK) {
+        for (size_t i = 0; i < ARRAY_SIZE(chunks); i++) {
+            if (chunks[i]) {
+                void *p = chunks[i];
+
+                chunks[i] = NULL;
+                return p;
+            }
+        }
+    }
+    return g_malloc(size);
+}
+
+void fuzz_g_free(void *p)
+{
+    for (size_t i = 0; p && i < ARRAY_SIZE(chunks); i++) {
+        if (!chunks[i] && malloc_usable_size(p) == PMEMACCESS_CHUNK) {
+            chunks[i] = p;
+            return;
+        }
+    }
+    g_free(p);
 }
 
 /* --- threads, locks, RCU, tracing, vCPUs: one thread, nothing to do -----*/

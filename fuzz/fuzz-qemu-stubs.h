@@ -20,4 +20,11 @@ void fuzz_memory_reset(void);
 /* Whether the server allows WRITE (the input's first byte decides). */
 extern bool fuzz_write_allowed;
 
+/*
+ * The client's g_malloc()/g_free(), renamed by the Makefile for
+ * pmemaccess-client.c only: PMEMACCESS_CHUNK buffers are recycled.
+ */
+void *fuzz_g_malloc(size_t size);
+void fuzz_g_free(void *p);
+
 #endif
