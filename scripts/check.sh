@@ -63,66 +63,51 @@ else
     failed=$((failed + bad))
 fi
 
-echo "== clients/c: libpmemaccess-client against the patched QEMU"
-mkdir -p "$build/clients"
-if make -s -C "$top/clients/c" O="$build/clients" \
-        QEMU="$objdir/qemu-system-x86_64" check; then
-    passed=$((passed + 1))
-else
-    fail "libpmemaccess-client tests"
-fi
+# step TITLE NAME COMMAND...: one counted step
+step() {
+    echo "== $1"
+    if "${@:3}"; then
+        passed=$((passed + 1))
+    else
+        fail "$2"
+    fi
+}
 
-echo "== clients/python: the pmemaccess module and CLI against the patched QEMU"
-pytests=(test_pmemaccess test_paused test_qmp_memory)
+mkdir -p "$build/clients"
+step "clients/c: libpmemaccess-client against the patched QEMU" \
+    "libpmemaccess-client tests" \
+    make -s -C "$top/clients/c" O="$build/clients" \
+        QEMU="$objdir/qemu-system-x86_64" check
+
+pytests=(test_pmemaccess test_paused test_qmp_memory test_cli)
 if "$top/scripts/build-guest.sh"; then
     pytests+=(test_guest test_vmcoreinfo test_real_clients test_demo)
 else
     fail "building the real-guest fixture"
 fi
-[ -f "$top/clients/python/test_cli.py" ] && pytests+=(test_cli)
-if (cd "$top/clients/python" &&
-    QEMU_BINARY="$objdir/qemu-system-x86_64" \
-    /usr/bin/python3 -m unittest -v "${pytests[@]}"); then
-    passed=$((passed + 1))
-else
-    fail "Python client tests"
-fi
+python_tests() (
+    cd "$top/clients/python" &&
+        QEMU_BINARY="$objdir/qemu-system-x86_64" \
+        /usr/bin/python3 -m unittest -v "${pytests[@]}"
+)
+step "clients/python: module, CLI, real guest, real clients, demo" \
+    "Python tests" python_tests
 
-echo "== bench: pmemaccess-bench --quick (data checked, timings not judged)"
-if "$top/scripts/bench.sh" --quick; then
-    passed=$((passed + 1))
-else
-    fail "pmemaccess-bench"
-fi
+step "bench: pmemaccess-bench --quick (data checked, timings not judged)" \
+    "pmemaccess-bench" "$top/scripts/bench.sh" --quick
+step "bench-qmp: qmp-read-bench --quick (data checked, timings not judged)" \
+    "qmp-read-bench" "$top/scripts/bench-qmp.sh" --quick
+step "fuzz: 30 s of libFuzzer on the request decoder (ASan, UBSan)" \
+    "fuzz" "$top/scripts/fuzz.sh" 30
+step "stress: run-stress --quick (replies, fds, RSS, paused storm)" \
+    "stress" "$top/scripts/stress.sh" --quick
 
-echo "== bench-qmp: qmp-read-bench --quick (data checked, timings not judged)"
-if "$top/scripts/bench-qmp.sh" --quick; then
-    passed=$((passed + 1))
-else
-    fail "qmp-read-bench"
-fi
-
-echo "== fuzz: 30 s of libFuzzer on the request decoder (ASan, UBSan)"
-if "$top/scripts/fuzz.sh" 30; then
-    passed=$((passed + 1))
-else
-    fail "fuzz"
-fi
-
-echo "== stress: run-stress --quick (replies, fds, RSS, paused storm)"
-if "$top/scripts/stress.sh" --quick; then
-    passed=$((passed + 1))
-else
-    fail "stress"
-fi
-
-echo "== compare: vmi-compare --quick (every path runs and reads right)"
-if "$top/scripts/compare.sh" --quick > "$build/compare-quick.log" 2>&1; then
-    passed=$((passed + 1))
-else
-    tail -20 "$build/compare-quick.log"
-    fail "vmi-compare"
-fi
+compare_quick() {
+    "$top/scripts/compare.sh" --quick > "$build/compare-quick.log" 2>&1 ||
+        { tail -20 "$build/compare-quick.log"; return 1; }
+}
+step "compare: vmi-compare --quick (every path runs and reads right)" \
+    "vmi-compare" compare_quick
 
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

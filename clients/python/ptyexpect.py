@@ -71,3 +71,21 @@ class PtySession:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         os.close(self.master)
+
+
+class QmpShell(PtySession):
+    """QEMU's own scripts/qmp/qmp-shell, from the QEMU tree @qemu_tree,
+    connected to the QMP socket @qmp_path, on a pty."""
+
+    PROMPT = r"\(QEMU\) "
+
+    def __init__(self, qemu_tree, qmp_path):
+        env = dict(os.environ, PYTHONPATH=os.path.join(qemu_tree, "python"))
+        super().__init__(["/usr/bin/python3", os.path.join(
+            qemu_tree, "scripts/qmp/qmp-shell"), qmp_path], env=env)
+        self.expect(self.PROMPT)
+
+    def run(self, line):
+        """Type @line; the output up to the next prompt."""
+        self.send(line)
+        return self.expect(self.PROMPT)

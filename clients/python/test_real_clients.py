@@ -26,10 +26,9 @@ import unittest
 
 from guestvm import TOP, GuestVM, find_counters
 from pmemaccess import Client, GuestMemory, ServerError
-from ptyexpect import PtySession
+from ptyexpect import PtySession, QmpShell
 
 QEMU_TREE = os.path.join(TOP, "build/qemu")
-QMP_SHELL = os.path.join(QEMU_TREE, "scripts/qmp/qmp-shell")
 
 MEM = "4608M"                   # pc: 3 GiB below 4 GiB, 1.5 GiB above
 RAM_END = 0x160000000
@@ -119,16 +118,9 @@ class RealClientsTest(unittest.TestCase):
 
     def test_qmp_shell(self):
         sock = self.path("shell.sock")
-        env = dict(os.environ, PYTHONPATH=os.path.join(QEMU_TREE, "python"))
-        shell = PtySession(["/usr/bin/python3", QMP_SHELL, self.shell_qmp],
-                           env=env)
+        shell = QmpShell(QEMU_TREE, self.shell_qmp)
         self.addCleanup(shell.close)
-        prompt = r"\(QEMU\) "
-        shell.expect(prompt)
-
-        def run(line):
-            shell.send(line)
-            return shell.expect(prompt)
+        run = shell.run
 
         self.assertIn('{"return": {}}',
                       run("pmemaccess path=%s id=shell" % sock))

@@ -30,10 +30,9 @@ import unittest
 from guestvm import GUEST, TOP, GuestVM
 from linux_image import KernelImage
 from pmemaccess import Client
-from ptyexpect import PtySession
+from ptyexpect import QmpShell
 
 QEMU_TREE = os.path.join(TOP, "build/qemu")
-QMP_SHELL = os.path.join(QEMU_TREE, "scripts/qmp/qmp-shell")
 START_KERNEL_MAP = 0xffffffff80000000
 NEW_UTS_LEN = 65                # struct new_utsname: sysname, nodename, ...
 
@@ -156,16 +155,9 @@ class VmcoreinfoTest(unittest.TestCase):
             self.assertEqual(data.decode(), text)
 
     def test_qmp_shell(self):
-        env = dict(os.environ, PYTHONPATH=os.path.join(QEMU_TREE, "python"))
-        shell = PtySession(["/usr/bin/python3", QMP_SHELL, self.shell_qmp],
-                           env=env)
+        shell = QmpShell(QEMU_TREE, self.shell_qmp)
         self.addCleanup(shell.close)
-        prompt = r"\(QEMU\) "
-        shell.expect(prompt)
-
-        def run(line):
-            shell.send(line)
-            return shell.expect(prompt)
+        run = shell.run
 
         out = run("query-vmcoreinfo")
         self.assertIn('"osrelease": "%s"' % self.info["osrelease"], out)
