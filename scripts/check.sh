@@ -99,6 +99,8 @@ step "bench-qmp: qmp-read-bench --quick (data checked, timings not judged)" \
     "qmp-read-bench" "$top/scripts/bench-qmp.sh" --quick
 step "fuzz: 30 s of libFuzzer on the request decoder (ASan, UBSan)" \
     "fuzz" "$top/scripts/fuzz.sh" 30
+step "asan: our qtests on QEMU built with ASan and UBSan" \
+    "check-asan" "$top/scripts/check-asan.sh"
 step "stress: run-stress --quick (replies, fds, RSS, paused storm)" \
     "stress" "$top/scripts/stress.sh" --quick
 

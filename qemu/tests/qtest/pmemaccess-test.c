@@ -1199,6 +1199,7 @@ static void assert_qmp_error(Fixture *f, const char *needle,
 static void test_bad_commands(Fixture *f, gconstpointer data)
 {
     g_autofree char *file = g_build_filename(f->dir, "precious", NULL);
+    QDict *info;
 
     g_assert_true(g_file_set_contents(file, "data", 4, NULL));
     assert_qmp_error(f, "not a socket", "{ 'execute': 'pmemaccess',"
@@ -1224,7 +1225,9 @@ static void test_bad_commands(Fixture *f, gconstpointer data)
     assert_qmp_error(f, "No pmemaccess server", "{ 'execute':"
                      " 'pmemaccess-stop', 'arguments': { 'id': 'x' } }");
     /* the running server was not disturbed */
-    g_assert_nonnull(query_server(f, "pmemaccess"));
+    info = query_server(f, "pmemaccess");
+    g_assert_nonnull(info);
+    qobject_unref(info);
     g_assert_null(query_server(f, "x"));
 }
 
