@@ -129,8 +129,16 @@ class GuestVM:
 
     def close(self):
         if self.qmp:
+            try:
+                self.qmp.cmd("quit")        # a clean exit, no message
+            except (OSError, ValueError):
+                pass
             self.qmp.close()
             self.qmp = None
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
         if self.process.poll() is None:
             self.process.terminate()
             try:
