@@ -35,7 +35,6 @@ import base64
 import json
 import os
 import random
-import socket
 import struct
 import subprocess
 import sys
@@ -43,6 +42,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "../clients/python"))
+
+from qmptest import connect_unix        # noqa: E402
 QEMU = os.path.join(HERE, "../build/qemu/build/qemu-system-x86_64")
 ADDR = 0x100000
 
@@ -51,14 +53,7 @@ class Qmp:
     """Minimal QMP client: one JSON line out, one reply line in."""
 
     def __init__(self, path):
-        for _ in range(500):
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                time.sleep(0.01)
+        self.sock = connect_unix(path)
         self.f = self.sock.makefile("rwb", buffering=0)
         self.rf = self.sock.makefile("rb")
         self.rf.readline()

@@ -11,18 +11,24 @@ import socket
 import time
 
 
+def connect_unix(path):
+    """A socket connected to @path; QEMU may still be creating it: retry
+    for up to 5 s."""
+    for _ in range(500):
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.connect(path)
+            return sock
+        except OSError:
+            sock.close()
+            time.sleep(0.01)
+    raise OSError("cannot connect to %s" % path)
+
+
 class Qmp:
     def __init__(self, path):
-        """Connect (QEMU may still be creating the socket: retry for up
-        to 5 s) and negotiate capabilities."""
-        for _ in range(500):
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                time.sleep(0.01)
+        """Connect and negotiate capabilities."""
+        self.sock = connect_unix(path)
         self.f = self.sock.makefile("rw")
         self.f.readline()
         self.cmd("qmp_capabilities")

@@ -20,7 +20,6 @@ from pmemaccess import ENODATA, Client, ServerError
 from qmptest import Qmp
 
 
-
 class IdleQemu(unittest.TestCase):
     """A QEMU without a guest kernel, -device vmcoreinfo, writes on."""
 
