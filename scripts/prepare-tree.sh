@@ -1,5 +1,10 @@
 #!/bin/bash
-# Make $BUILD/qemu = pristine Debian QEMU + patches/series + qemu/ overlay.
+# Make build/$BASE/qemu = pristine Debian QEMU of $BASE + the series +
+# the qemu/ overlay.  On an older base (bases/$BASE has more than
+# base.conf): its compatibility patches (bases/$BASE/patches/series) come
+# first, a series patch of the same name in bases/$BASE/patches/ replaces
+# patches/ (the same edits, rebased onto that base), and the files in
+# bases/$BASE/files/ are added beside qemu/'s.
 #
 # Incremental by design: a file is rewritten only when its content changes,
 # so ninja rebuilds only what an edit to patches/ or qemu/ affects.  Files
@@ -9,9 +14,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$top/build}
-pristine=$build/qemu-pristine
-tree=$build/qemu
+. "$top/scripts/base-lib.sh"
 state=$tree/.qemu-vmi-state
 series=$top/patches/series
 . "$top/scripts/series-lib.sh"
@@ -51,20 +54,32 @@ sync_file() {
     echo "  updated $rel"
 }
 
-# --- patches/: apply the series to pristine copies of the files it touches
+# --- patches: apply the series to pristine copies of the files it touches
+# (as full paths: the base's compatibility patches, then the series, each
+# in the base's own version where it has one)
 patches=()
-if [ -f "$series" ]; then
-    mapfile -t patches < <(series_patches "$series")
+if [ -f "$base_dir/patches/series" ]; then
+    while read -r p; do
+        patches+=("$base_dir/patches/$p")
+    done < <(series_patches "$base_dir/patches/series")
 fi
-for p in "${patches[@]}"; do
+while read -r p; do
     [ -f "$top/patches/$p" ] || die "patches/series names missing $p"
+    if [ -f "$base_dir/patches/$p" ]; then
+        patches+=("$base_dir/patches/$p")
+    else
+        patches+=("$top/patches/$p")
+    fi
+done < <(series_patches "$series")
+for p in "${patches[@]}"; do
+    [ -f "$p" ] || die "missing ${p#$top/}"
 done
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 : > "$stage/.files"
 for p in "${patches[@]}"; do
-    patch_files "$top/patches/$p" >> "$stage/.files"
+    patch_files "$p" >> "$stage/.files"
 done
 # Hunks for files under qemu/ (later edits to a file an earlier commit
 # added, see series-lib.sh) are already in qemu/F: leave them out here,
@@ -86,8 +101,8 @@ while read -r f; do
     fi
 done < "$stage/.files"
 for p in "${patches[@]}"; do
-    apply_without_overlay "$top" "$stage" "$top/patches/$p" ||
-        die "patches/$p does not apply"
+    apply_without_overlay "$top" "$stage" "$p" ||
+        die "${p#$top/} does not apply to QEMU $QEMU_UPSTREAM_VERSION"
 done
 while read -r f; do
     [ -f "$stage/$f" ] && sync_file "$stage/$f" "$tree/$f"
@@ -105,18 +120,28 @@ if [ -f "$state/patched" ]; then
 fi
 mv "$stage/.files" "$state/patched"
 
-# --- qemu/: new files, symlinked into the tree
-(cd "$top/qemu" && find . -type f ! -name '*~' | sed 's|^\./||' | sort) \
+# --- qemu/ and bases/$BASE/files/: new files, symlinked into the tree
+overlay_dirs=("$top/qemu")
+[ -d "$base_dir/files" ] && overlay_dirs+=("$base_dir/files")
+for d in "${overlay_dirs[@]}"; do
+    (cd "$d" && find . -type f ! -name '*~' | sed "s|^\./|$d/|")
+done | sort > "$state/overlay.src"
+sed "s|^$top/qemu/||; s|^$base_dir/files/||" "$state/overlay.src" \
     > "$state/overlay.new"
-while read -r f; do
+dups=$(sort "$state/overlay.new" | uniq -d)
+[ -z "$dups" ] || die "in both qemu/ and bases/$BASE/files/: $dups"
+while read -r src; do
+    f=${src#$top/qemu/}
+    f=${f#$base_dir/files/}
     [ -e "$pristine/$f" ] &&
-        die "qemu/$f exists in QEMU: edit it through patches/, not qemu/"
-    if [ "$(readlink "$tree/$f" 2>/dev/null)" != "$top/qemu/$f" ]; then
+        die "${src#$top/} exists in QEMU $QEMU_UPSTREAM_VERSION: edit it through a patch"
+    if [ "$(readlink "$tree/$f" 2>/dev/null)" != "$src" ]; then
         mkdir -p "$(dirname "$tree/$f")"
-        ln -sfn "$top/qemu/$f" "$tree/$f"
-        echo "  linked ${f}"
+        ln -sfn "$src" "$tree/$f"
+        echo "  linked ${src#$top/}"
     fi
-done < "$state/overlay.new"
+done < "$state/overlay.src"
+sort -o "$state/overlay.new" "$state/overlay.new"
 if [ -f "$state/overlay" ]; then
     comm -23 "$state/overlay" "$state/overlay.new" | while read -r f; do
         rm -f "$tree/$f"

@@ -21,7 +21,7 @@
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
-#include "sysemu/cpus.h"
+#include "system/cpus.h"
 #include "pmemaccess-int.h"
 #include "trace.h"
 
@@ -209,7 +209,7 @@ static void __attribute__((constructor)) pause_lock_init(void)
 static void pause_guest(PmemAccessClient *c)
 {
     qemu_mutex_lock(&pause_lock);
-    qemu_mutex_lock_iothread();
+    bql_lock();
     pause_all_vcpus();
     c->paused = true;
 }
@@ -219,7 +219,7 @@ static void resume_guest(PmemAccessClient *c)
     c->paused = false;
     /* does nothing if the VM was stopped before */
     resume_all_vcpus();
-    qemu_mutex_unlock_iothread();
+    bql_unlock();
     qemu_mutex_unlock(&pause_lock);
 }
 

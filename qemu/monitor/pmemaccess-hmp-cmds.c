@@ -11,7 +11,7 @@
 #include "monitor/monitor.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-vm-introspection.h"
-#include "qapi/qmp/qdict.h"
+#include "qobject/qdict.h"
 #include "qemu/cutils.h"
 
 /* pmemaccess [-w] PATH|fd:NAME [ID] */
@@ -26,11 +26,9 @@ void hmp_pmemaccess(Monitor *mon, const QDict *qdict)
 
     if (strstart(where, "fd:", &fdname)) {
         addr.u.fd.str = (char *)fdname;
-        qmp_pmemaccess(false, NULL, true, &addr, !!id, id, true, write,
-                       false, 0, &err);
+        qmp_pmemaccess(NULL, &addr, id, true, write, false, 0, &err);
     } else {
-        qmp_pmemaccess(true, where, false, NULL, !!id, id, true, write,
-                       false, 0, &err);
+        qmp_pmemaccess(where, NULL, id, true, write, false, 0, &err);
     }
     hmp_handle_error(mon, err);
 }
@@ -40,7 +38,7 @@ void hmp_pmemaccess_stop(Monitor *mon, const QDict *qdict)
     const char *id = qdict_get_try_str(qdict, "id");
     Error *err = NULL;
 
-    qmp_pmemaccess_stop(!!id, id, &err);
+    qmp_pmemaccess_stop(id, &err);
     hmp_handle_error(mon, err);
 }
 
@@ -82,7 +80,7 @@ void hmp_pmemmap(Monitor *mon, const QDict *qdict)
     PmemMapRangeList *r;
     Error *err = NULL;
 
-    info = qmp_pmemmap(!!server, server, true,
+    info = qmp_pmemmap(server, true,
                        snapshot ? PMEM_MAP_MODE_SNAPSHOT : PMEM_MAP_MODE_LIVE,
                        true, write, &err);
     if (hmp_handle_error(mon, err)) {
@@ -111,6 +109,6 @@ void hmp_pmemunmap(Monitor *mon, const QDict *qdict)
     const char *server = qdict_get_try_str(qdict, "server");
     Error *err = NULL;
 
-    qmp_pmemunmap(!!server, server, &err);
+    qmp_pmemunmap(server, &err);
     hmp_handle_error(mon, err);
 }

@@ -15,7 +15,7 @@
 #include "qemu/thread.h"
 #include "qemu/units.h"
 #include "monitor/pmemaccess-proto.h"
-#include "sysemu/pmemmap.h"
+#include "system/pmemmap.h"
 
 /* Data moves through a per-client buffer of this size. */
 #define PMEMACCESS_CHUNK (256 * KiB)

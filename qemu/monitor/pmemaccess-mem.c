@@ -13,8 +13,8 @@
 
 #include "qemu/osdep.h"
 #include "qemu/rcu.h"
-#include "exec/address-spaces.h"
-#include "exec/memory.h"
+#include "system/address-spaces.h"
+#include "system/memory.h"
 #include "monitor/pmemaccess.h"
 #include "pmemaccess-int.h"
 

@@ -23,7 +23,7 @@ static void fill(PmemAccessV2Vmcoreinfo *v, VmcoreinfoInfo *info)
     uint32_t valid = 0;
 
     v->paddr = cpu_to_le64(info->paddr);
-    if (info->has_osrelease) {
+    if (info->osrelease) {
         valid |= PMEMACCESS_V2_VMCI_OSRELEASE;
         pstrcpy(v->osrelease, sizeof(v->osrelease), info->osrelease);
     }
@@ -68,9 +68,9 @@ GByteArray *pmemaccess_vmcoreinfo(uint32_t *err)
     PmemAccessV2Vmcoreinfo v = { 0 };
     GByteArray *data;
 
-    qemu_mutex_lock_iothread();
+    bql_lock();
     info = qmp_query_vmcoreinfo(NULL);
-    qemu_mutex_unlock_iothread();
+    bql_unlock();
     if (!info) {
         *err = PMEMACCESS_V2_ENODATA;
         return NULL;

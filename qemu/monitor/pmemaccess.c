@@ -29,7 +29,7 @@
 #include "qemu/sockets.h"
 #include "monitor/monitor.h"
 #include "monitor/pmemaccess.h"
-#include "sysemu/sysemu.h"
+#include "system/system.h"
 #include "pmemaccess-int.h"
 #include "trace.h"
 
@@ -372,9 +372,7 @@ static QIOChannelSocket *server_listen(PmemAccessServer *s, Error **errp)
     return listener;
 }
 
-void qmp_pmemaccess(bool has_path, const char *path,
-                    bool has_addr, SocketAddress *addr,
-                    bool has_id, const char *id,
+void qmp_pmemaccess(const char *path, SocketAddress *addr, const char *id,
                     bool has_write, bool write,
                     bool has_max_clients, int64_t max_clients,
                     Error **errp)
@@ -382,15 +380,15 @@ void qmp_pmemaccess(bool has_path, const char *path,
     static bool exit_notifier_added;
     PmemAccessServer *s;
 
-    if (has_path == has_addr) {
+    if (!path == !addr) {
         error_setg(errp, "Give exactly one of 'path' and 'addr'");
         return;
     }
-    if (has_path && !*path) {
+    if (path && !*path) {
         error_setg(errp, "Parameter 'path' must not be empty");
         return;
     }
-    id = has_id ? id : PMEMACCESS_DEFAULT_ID;
+    id = id ?: PMEMACCESS_DEFAULT_ID;
     if (server_find(id)) {
         error_setg(errp, "pmemaccess server '%s' already exists", id);
         return;
@@ -407,7 +405,7 @@ void qmp_pmemaccess(bool has_path, const char *path,
     s->id = g_strdup(id);
     s->write = has_write && write;
     s->max_clients = max_clients;
-    if (has_path) {
+    if (path) {
         s->addr = g_new0(SocketAddress, 1);
         s->addr->type = SOCKET_ADDRESS_TYPE_UNIX;
         s->addr->u.q_unix.path = g_strdup(path);
@@ -437,11 +435,11 @@ void qmp_pmemaccess(bool has_path, const char *path,
     }
 }
 
-void qmp_pmemaccess_stop(bool has_id, const char *id, Error **errp)
+void qmp_pmemaccess_stop(const char *id, Error **errp)
 {
     PmemAccessServer *s;
 
-    id = has_id ? id : PMEMACCESS_DEFAULT_ID;
+    id = id ?: PMEMACCESS_DEFAULT_ID;
     s = server_find(id);
     if (!s) {
         error_setg(errp, "No pmemaccess server '%s'", id);

@@ -23,7 +23,7 @@ void hmp_info_vmcoreinfo(Monitor *mon, const QDict *qdict)
     }
     monitor_printf(mon, "VMCOREINFO note at 0x%" PRIx64 ", %" PRIu64
                    " bytes\n", info->paddr, info->size);
-    if (info->has_osrelease) {
+    if (info->osrelease) {
         monitor_printf(mon, "  release         %s\n", info->osrelease);
     }
     if (info->has_kernel_offset) {

@@ -73,7 +73,6 @@ static void parse_fields(VmcoreinfoInfo *info, const char *text)
             info->la57 = v != 0;
         }
     }
-    info->has_osrelease = !!info->osrelease;
 
     /* x86-64: swapper_pg_dir lives in the kernel image mapping */
     if (info->has_swapper_pg_dir && info->has_phys_base &&

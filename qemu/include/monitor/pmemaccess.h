@@ -9,8 +9,8 @@
 #ifndef MONITOR_PMEMACCESS_H
 #define MONITOR_PMEMACCESS_H
 
-#include "exec/memory.h"
-#include "sysemu/pmemmap.h"
+#include "system/memory.h"
+#include "system/pmemmap.h"
 
 bool pmemaccess_region_readable(MemoryRegion *mr);
 bool pmemaccess_region_writable(MemoryRegion *mr);

@@ -16,9 +16,9 @@
 #include "libqtest.h"
 #include "libqos/fw_cfg.h"
 #include "qapi/error.h"
-#include "qapi/qmp/qdict.h"
-#include "qapi/qmp/qjson.h"
-#include "qapi/qmp/qnum.h"
+#include "qobject/qdict.h"
+#include "qobject/qjson.h"
+#include "qobject/qnum.h"
 #include "monitor/pmemaccess-proto.h"
 #include "standard-headers/linux/qemu_fw_cfg.h"
 

@@ -11,7 +11,7 @@
 #include "qemu/cutils.h"
 #include "qemu/units.h"
 #include "libqtest.h"
-#include "qapi/qmp/qdict.h"
+#include "qobject/qdict.h"
 
 /*
  * With -m 8G the pc machine has 3 GiB of RAM below 4 GiB and 5 GiB above,

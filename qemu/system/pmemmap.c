@@ -32,13 +32,13 @@
 #include "qemu/memfd.h"
 #include "qemu/rcu.h"
 #include "qemu/units.h"
-#include "exec/address-spaces.h"
-#include "exec/memory.h"
+#include "system/address-spaces.h"
+#include "system/memory.h"
 #include "hw/boards.h"
 #include "migration/blocker.h"
 #include "monitor/pmemaccess.h"
-#include "sysemu/cpus.h"
-#include "sysemu/pmemmap.h"
+#include "system/cpus.h"
+#include "system/pmemmap.h"
 #include "trace.h"
 
 /* More fds than this in one MAP reply would be a strange machine */
@@ -124,8 +124,8 @@ void pmemmap_layout_free(PmemMapLayout *l)
     g_free(l);
 }
 
-static void range_init(PmemAccessV2MapRange *r, Int128 start, Int128 len,
-                       MemoryRegion *mr)
+static void map_range_init(PmemAccessV2MapRange *r, Int128 start, Int128 len,
+                           MemoryRegion *mr)
 {
     memset(r, 0, sizeof(*r));
     r->start = int128_get64(start);
@@ -170,7 +170,7 @@ static bool live_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
     if (!pmemaccess_region_readable(mr)) {
         return false;
     }
-    range_init(&r, start, len, mr);
+    map_range_init(&r, start, len, mr);
     fd = rb ? memory_region_get_fd(mr) : -1;
     if (fd < 0 || !qemu_ram_is_shared(rb)) {
         if (!current_machine->ram ||
@@ -266,7 +266,7 @@ static bool snap_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
                    PMEMMAP_MAX_FDS);
         return true;
     }
-    range_init(&r, start, len, mr);
+    map_range_init(&r, start, len, mr);
     fd = qemu_memfd_create("pmemmap-snapshot", r.length, false, 0,
                            F_SEAL_GROW | F_SEAL_SHRINK, w->errp);
     if (fd < 0) {
@@ -358,9 +358,7 @@ PmemMapLayout *pmemmap_layout(PmemMap *map, Error **errp)
 void pmemmap_withdraw(PmemMap *map)
 {
     if (map && map->migration_blocker) {
-        migrate_del_blocker(map->migration_blocker);
-        error_free(map->migration_blocker);
-        map->migration_blocker = NULL;
+        migrate_del_blocker(&map->migration_blocker);
     }
 }
 
@@ -411,7 +409,7 @@ static PmemMapInfo *map_info(PmemMap *map, PmemMapLayout *l)
     return info;
 }
 
-PmemMapInfo *qmp_pmemmap(bool has_server, const char *server,
+PmemMapInfo *qmp_pmemmap(const char *server,
                          bool has_mode, PmemMapMode mode,
                          bool has_write, bool write, Error **errp)
 {
@@ -420,7 +418,7 @@ PmemMapInfo *qmp_pmemmap(bool has_server, const char *server,
     PmemMapInfo *info;
     PmemMap *map;
 
-    server = has_server ? server : "pmemaccess";
+    server = server ?: "pmemaccess";
     write = has_write && write;
     if (!pmemaccess_server_exists(server, errp)) {
         return NULL;
@@ -448,8 +446,7 @@ PmemMapInfo *qmp_pmemmap(bool has_server, const char *server,
         /* writes through the mapping bypass dirty tracking */
         error_setg(&map->migration_blocker, "guest RAM is mapped writable "
                    "by pmemmap on pmemaccess server '%s'", server);
-        if (migrate_add_blocker(map->migration_blocker, errp) < 0) {
-            error_free(map->migration_blocker);
+        if (migrate_add_blocker(&map->migration_blocker, errp) < 0) {
             g_free(map);
             return NULL;
         }
@@ -473,8 +470,7 @@ PmemMapInfo *qmp_pmemmap(bool has_server, const char *server,
     return info;
 }
 
-void qmp_pmemunmap(bool has_server, const char *server, Error **errp)
+void qmp_pmemunmap(const char *server, Error **errp)
 {
-    pmemaccess_server_offer_map(has_server ? server : "pmemaccess", NULL,
-                                errp);
+    pmemaccess_server_offer_map(server ?: "pmemaccess", NULL, errp);
 }

@@ -6,8 +6,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifndef SYSEMU_PMEMMAP_H
-#define SYSEMU_PMEMMAP_H
+#ifndef SYSTEM_PMEMMAP_H
+#define SYSTEM_PMEMMAP_H
 
 #include "monitor/pmemaccess-proto.h"
 
@@ -31,4 +31,4 @@ void pmemmap_withdraw(PmemMap *map);
 PmemMap *pmemmap_ref(PmemMap *map);
 void pmemmap_unref(PmemMap *map);
 
-#endif /* SYSEMU_PMEMMAP_H */
+#endif /* SYSTEM_PMEMMAP_H */

@@ -1,0 +1,5 @@
+/*
+ * QEMU 7.2 compatibility, not part of the series: QEMU 7.2 has this
+ * header as sysemu/sysemu.h.
+ */
+#include "sysemu/sysemu.h"
