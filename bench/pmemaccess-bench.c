@@ -52,7 +52,7 @@
 #define VADDR 0x400000ULL           /* -> DATA_BASE through a 4 KiB page */
 
 static int iterations = 20000;
-static const char *qemu_bin = "build/qemu/build/qemu-system-x86_64";
+static const char *qemu_bin;     /* --qemu, or $QEMU_BINARY */
 static spawned_qemu q;
 static pid_t echo_pid;
 static pmemc *pm;                   /* protocol v2, through the library */
@@ -540,6 +540,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: %s [--quick] [--qemu PATH]\n", argv[0]);
             return 2;
         }
+    }
+    if (!qemu_bin && !(qemu_bin = getenv("QEMU_BINARY"))) {
+        fprintf(stderr, "%s: give --qemu PATH or set QEMU_BINARY\n", argv[0]);
+        return 2;
     }
     slow = iterations / 100 + 5;
     spawn_qemu(&q, qemu_bin, qemu_args);

@@ -44,8 +44,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../clients/python"))
 
+import qemubuild                           # noqa: E402
 from qmptest import connect_unix        # noqa: E402
-QEMU = os.path.join(HERE, "../build/qemu/build/qemu-system-x86_64")
+QEMU = qemubuild.BINARY
 ADDR = 0x100000
 
 

@@ -53,6 +53,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "clients", "python"))
 import pmemaccess                                   # noqa: E402
+import qemubuild                                    # noqa: E402
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
@@ -1010,9 +1011,9 @@ def plot(res, paths, base, png):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--qemu", default=os.path.join(
-        TOP, "build/qemu/build/qemu-system-x86_64"))
-    ap.add_argument("--out", default=os.path.join(TOP, "build/compare"))
+    ap.add_argument("--qemu", default=qemubuild.BINARY)
+    ap.add_argument("--out", default=os.path.join(
+        TOP, "build", qemubuild.BASE, "compare"))
     ap.add_argument("--quick", action="store_true",
                     help="few repetitions, tiny time caps (tests)")
     args = ap.parse_args()

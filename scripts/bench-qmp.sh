@@ -7,8 +7,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$top/build}
+. "$top/scripts/base-lib.sh"
 
 "$top/scripts/build-qemu.sh" qemu-system-x86_64 >/dev/null
 exec /usr/bin/python3 "$top/bench/qmp-read-bench.py" \
-    --qemu "$build/qemu/build/qemu-system-x86_64" "$@"
+    --qemu "$objdir/qemu-system-x86_64" "$@"

@@ -6,9 +6,9 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$top/build}
+. "$top/scripts/base-lib.sh"
 
 "$top/scripts/build-qemu.sh" qemu-system-x86_64 >/dev/null
 mkdir -p "$build/bench"
 make -s -C "$top/bench" O="$build/bench"
-"$build/bench/pmemaccess-bench" --qemu "$build/qemu/build/qemu-system-x86_64" "$@"
+"$build/bench/pmemaccess-bench" --qemu "$objdir/qemu-system-x86_64" "$@"

@@ -1,13 +1,13 @@
 #!/bin/bash
-# Build the patched QEMU with ASan and UBSan (build/qemu/build-asan) and
+# Build the patched QEMU with ASan and UBSan (build/$BASE/qemu/build-asan) and
 # run our qtests under it: any sanitizer report, in QEMU or in a test
 # program, leaks at exit included, fails the run.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$top/build}
-objdir=$build/qemu/build-asan
-export PATH=/usr/bin:$PATH
+. "$top/scripts/base-lib.sh"
+objdir=$tree/build-asan
+
 
 mapfile -t tests < <(cd "$top/qemu/tests/qtest" && ls *-test.c | sed 's/\.c$//')
 targets=(qemu-system-x86_64)
@@ -25,7 +25,7 @@ export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
 cd "$objdir"
 # sanitized and with full stacks, QEMU runs several times slower
 status=0
-meson test --no-rebuild --print-errorlogs --timeout-multiplier 10 \
+"$MESON" test --no-rebuild --print-errorlogs --timeout-multiplier 10 \
     "${names[@]}" || status=1
 if grep -q -E "ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:" \
         meson-logs/testlog.txt; then

@@ -8,14 +8,14 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$top/build}
-out=$build/fuzz
+. "$top/scripts/base-lib.sh"
+out=$bbuild/fuzz
 seconds=${1:-30}
 jobs=${2:-1}
 
 "$top/scripts/build-qemu.sh" qemu-system-x86_64 >/dev/null
 mkdir -p "$out/corpus" "$out/findings"
-make -s -C "$top/fuzz" O="$out" QEMU="$build/qemu"
+make -s -C "$top/fuzz" O="$out" QEMU="$tree"
 /usr/bin/python3 "$top/fuzz/make-corpus.py" "$out/seeds"
 
 args=(-max_len=4096 -timeout=10 -max_total_time="$seconds"

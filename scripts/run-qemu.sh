@@ -7,16 +7,16 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$top/build}
-rundir=$build/run
+. "$top/scripts/base-lib.sh"
+rundir=$bbuild/run
 mkdir -p "$rundir"
 
 "$top/scripts/build-qemu.sh" qemu-system-x86_64 >/dev/null
 
 qmp=$rundir/qmp.sock
-echo "run: QMP socket: $qmp (qmp-shell: build/qemu/scripts/qmp/qmp-shell $qmp)"
+echo "run: QMP socket: $qmp (qmp-shell: $tree/scripts/qmp/qmp-shell $qmp)"
 echo "run: try: pmemsave 4G 1G \"$rundir/high.bin\"   then: quit"
-exec "$build/qemu/build/qemu-system-x86_64" \
+exec "$objdir/qemu-system-x86_64" \
     -machine pc -m 6G \
     -object memory-backend-memfd,id=ram0,size=6G,share=on \
     -machine memory-backend=ram0 \

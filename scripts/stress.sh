@@ -5,11 +5,11 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$top/build}
+. "$top/scripts/base-lib.sh"
 
 "$top/scripts/build-qemu.sh" qemu-system-x86_64 >/dev/null
 "$top/scripts/build-guest.sh"
 mkdir -p "$build/stress"
 make -s -C "$top/stress" O="$build/stress"
-QEMU_BINARY="$build/qemu/build/qemu-system-x86_64" \
+QEMU_BINARY="$objdir/qemu-system-x86_64" \
     exec "$top/stress/run-stress.py" --stress "$build/stress/pmemaccess-stress" "$@"

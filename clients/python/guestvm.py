@@ -22,12 +22,12 @@ import subprocess
 import tempfile
 import time
 
+import qemubuild
 from qmptest import Qmp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "../.."))
-QEMU = os.environ.get("QEMU_BINARY", os.path.join(
-    TOP, "build/qemu/build/qemu-system-x86_64"))
+QEMU = qemubuild.BINARY
 GUEST = os.environ.get("GUEST_DIR", os.path.join(TOP, "build/guest"))
 BOOT_TIMEOUT = 120
 COUNTER_OFFSET = 64             # guest/vmi-counter.c

@@ -22,13 +22,13 @@ import time
 import unittest
 import uuid
 
+import qemubuild
 from pmemaccess import Client
 from qmptest import Qmp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = os.path.join(HERE, "pmemaccess-cli")
-QEMU = os.environ.get("QEMU_BINARY", os.path.join(
-    HERE, "../../build/qemu/build/qemu-system-x86_64"))
+QEMU = qemubuild.BINARY
 
 DATA = 0x200000             # 8 KiB of random bytes
 TEXT_AT = 0x250000          # printable text

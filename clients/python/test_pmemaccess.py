@@ -16,13 +16,12 @@ import subprocess
 import tempfile
 import unittest
 
+import qemubuild
 import pmemaccess
 from pmemaccess import Client, GuestMemory, ServerError
 from qmptest import Qmp
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-QEMU = os.environ.get("QEMU_BINARY", os.path.join(
-    HERE, "../../build/qemu/build/qemu-system-x86_64"))
+QEMU = qemubuild.BINARY
 DATA = 0x200000
 PML4 = 0x10000
 

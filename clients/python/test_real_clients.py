@@ -24,11 +24,12 @@ import tempfile
 import time
 import unittest
 
-from guestvm import TOP, GuestVM, find_counters
+import qemubuild
+from guestvm import GuestVM, find_counters
 from pmemaccess import Client, GuestMemory, ServerError
 from ptyexpect import PtySession, QmpShell
 
-QEMU_TREE = os.path.join(TOP, "build/qemu")
+QEMU_TREE = qemubuild.TREE
 
 MEM = "4608M"                   # pc: 3 GiB below 4 GiB, 1.5 GiB above
 RAM_END = 0x160000000

@@ -27,12 +27,13 @@ import shutil
 import tempfile
 import unittest
 
-from guestvm import GUEST, TOP, GuestVM
+import qemubuild
+from guestvm import GUEST, GuestVM
 from linux_image import KernelImage
 from pmemaccess import Client
 from ptyexpect import QmpShell
 
-QEMU_TREE = os.path.join(TOP, "build/qemu")
+QEMU_TREE = qemubuild.TREE
 START_KERNEL_MAP = 0xffffffff80000000
 NEW_UTS_LEN = 65                # struct new_utsname: sysname, nodename, ...
 

@@ -106,8 +106,7 @@ static void fill(uint8_t *buf, size_t len, unsigned seed)
 
 int main(int argc, char **argv)
 {
-    const char *qemu = argc > 1 ? argv[1] :
-                       "build/qemu/build/qemu-system-x86_64";
+    const char *qemu = argc > 1 ? argv[1] : getenv("QEMU_BINARY");
     const char *args[] = {
         "-machine", "pc,memory-backend=ram0", "-m", "2G",
         "-object", "memory-backend-memfd,id=ram0,size=2G,share=on",
@@ -138,6 +137,11 @@ int main(int argc, char **argv)
     size_t i;
     int ret;
 
+    if (!qemu) {
+        fprintf(stderr, "usage: %s QEMU_BINARY (or set QEMU_BINARY)\n",
+                argv[0]);
+        return 2;
+    }
     spawn_qemu(&q, qemu, args);
     snprintf(path, sizeof(path), "%s/pm.sock", q.dir);
     qmp_cmd(&q, "{\"execute\": \"pmemaccess\", \"arguments\":"
