@@ -1,5 +1,10 @@
 # qemu-vmi: fast, safe guest-memory introspection for QEMU.
 # The targets only call scripts/; see README.md.
+#
+# BASE picks the QEMU base for every target (a directory of bases/:
+# 7.2, 10.0, 10.2); without it the newest is used, except by check,
+# which then tests every base.  Example: make BASE=7.2 run
+export BASE
 
 .PHONY: all setup build check run qemu series bench bench-qmp compare stress fuzz asan clean distclean
 
@@ -56,9 +61,9 @@ fuzz: setup
 asan: setup
 	@scripts/check-asan.sh
 
-# Drop the build tree but keep the downloaded source and the pristine tree.
+# Drop the build trees but keep the downloaded sources and pristine trees.
 clean:
-	rm -rf build/qemu build/series build/run
+	rm -rf build/*/qemu build/*/series build/*/run
 
 distclean:
 	rm -rf build

@@ -11,7 +11,7 @@
 # MESON; exports PATH (Debian's python3 first) and, for a base that needs a
 # newer meson than Debian 12's, PYTHONPATH.
 
-BASE_NEWEST=10.2
+BASE_NEWEST=$(cd "$top/bases" && ls -d */ | tr -d / | sort -V | tail -n 1)
 BASE=${BASE:-$BASE_NEWEST}
 base_dir=$top/bases/$BASE
 if [ ! -f "$base_dir/base.conf" ]; then
@@ -38,11 +38,20 @@ export PATH=/usr/bin:$PATH
 MESON_BPO_DEB=meson_1.7.0-1~bpo12+1_all.deb
 MESON_BPO_SHA256=4b86d2f2cb4431d03826fa4b2c3a89508edeb8140509e7e4b285285ec3175bbe
 MESON_BPO_DIR=$build/tools/meson-1.7.0
+# (sourced again for another base, start from the caller's PYTHONPATH)
+BASE_CALLER_PYTHONPATH=${BASE_CALLER_PYTHONPATH-${PYTHONPATH-}}
 if [ "$QEMU_MESON" = backports ]; then
     MESON=$MESON_BPO_DIR/usr/bin/meson
-    export PYTHONPATH=$MESON_BPO_DIR/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
+    PYTHONPATH=$MESON_BPO_DIR/usr/lib/python3/dist-packages
+    PYTHONPATH+=${BASE_CALLER_PYTHONPATH:+:$BASE_CALLER_PYTHONPATH}
+    export PYTHONPATH
 else
     MESON=meson
+    if [ -n "$BASE_CALLER_PYTHONPATH" ]; then
+        export PYTHONPATH=$BASE_CALLER_PYTHONPATH
+    else
+        unset PYTHONPATH
+    fi
 fi
 
 # base_say MESSAGE: print MESSAGE prefixed with the base, as "[10.2] ..."

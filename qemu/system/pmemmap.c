@@ -209,9 +209,10 @@ static bool live_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
         g_hash_table_insert(w->fd_index, rb, index);
     }
     r.fd_index = GPOINTER_TO_UINT(index) - 1;
-    /* 7.2 maps a block's fd from offset 0 */
-    r.offset = (uint8_t *)memory_region_get_ram_ptr(mr) + offset_in_region -
-               (uint8_t *)qemu_ram_get_host_addr(rb);
+    /* the block starts at its fd's fd_offset (memory-backend-file offset) */
+    r.offset = qemu_ram_get_fd_offset(rb) +
+               ((uint8_t *)memory_region_get_ram_ptr(mr) + offset_in_region -
+                (uint8_t *)qemu_ram_get_host_addr(rb));
     g_array_append_val(w->layout->ranges, r);
     return false;
 }
