@@ -14,11 +14,11 @@
 #include "qemu/rcu.h"
 #include "qemu/thread.h"
 #include "qom/object.h"
-#include "exec/memory.h"
+#include "system/memory.h"
 #include "io/channel-socket.h"
 #include "trace/control.h"
-#include "sysemu/cpus.h"
-#include "sysemu/pmemmap.h"
+#include "system/cpus.h"
+#include "system/pmemmap.h"
 #include "qemu/module.h"
 #include "qemu/log.h"
 #include "../qemu/monitor/pmemaccess-int.h"
@@ -195,13 +195,13 @@ static int fd_of(QIOChannel *ioc)
     return ((QIOChannelSocket *)ioc)->fd;
 }
 
-int qio_channel_read_all_eof(QIOChannel *ioc, char *buf, size_t len,
+int qio_channel_read_all_eof(QIOChannel *ioc, void *buf, size_t len,
                              Error **errp)
 {
     size_t done = 0;
 
     while (done < len) {
-        ssize_t n = read(fd_of(ioc), buf + done, len - done);
+        ssize_t n = read(fd_of(ioc), (char *)buf + done, len - done);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -214,15 +214,17 @@ int qio_channel_read_all_eof(QIOChannel *ioc, char *buf, size_t len,
     return 1;
 }
 
-int qio_channel_read_all(QIOChannel *ioc, char *buf, size_t len,
+int qio_channel_read_all(QIOChannel *ioc, void *buf, size_t len,
                          Error **errp)
 {
     return qio_channel_read_all_eof(ioc, buf, len, errp) == 1 ? 0 : -1;
 }
 
-int qio_channel_write_all(QIOChannel *ioc, const char *buf, size_t len,
+int qio_channel_write_all(QIOChannel *ioc, const void *data, size_t len,
                           Error **errp)
 {
+    const char *buf = data;
+
     while (len) {
         ssize_t n = write(fd_of(ioc), buf, len);
 
@@ -251,9 +253,9 @@ int qio_channel_writev_full_all(QIOChannel *ioc, const struct iovec *iov,
     return 0;
 }
 
-int qio_channel_set_blocking(QIOChannel *ioc, bool enabled, Error **errp)
+bool qio_channel_set_blocking(QIOChannel *ioc, bool enabled, Error **errp)
 {
-    return 0;
+    return true;
 }
 
 int qio_channel_close(QIOChannel *ioc, Error **errp)
@@ -336,6 +338,18 @@ void qemu_mutex_unlock_impl(QemuMutex *mutex, const char *file,
 {
 }
 
+void bql_lock_impl(const char *file, int line)
+{
+}
+
+void bql_unlock(void)
+{
+}
+
+/* QEMU 7.2's names, which its bql_lock() compatibility inlines call */
+void qemu_mutex_lock_iothread_impl(const char *file, int line);
+void qemu_mutex_unlock_iothread(void);
+
 void qemu_mutex_lock_iothread_impl(const char *file, int line)
 {
 }
@@ -374,7 +388,7 @@ void qemu_event_set(QemuEvent *ev)
 }
 
 int trace_events_enabled_count;
-int qemu_loglevel;
+unsigned qemu_loglevel;
 
 void trace_event_register_group(TraceEvent **events)
 {

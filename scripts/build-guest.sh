@@ -14,7 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=${BUILD:-$top/build}/guest
 stamp=$out/.built
 
-want="$GUEST_KERNEL_PACKAGE $GUEST_BUSYBOX_PACKAGE $(cat "$0" \
+want="$GUEST_KERNEL_PACKAGE=$GUEST_KERNEL_VERSION $GUEST_BUSYBOX_PACKAGE=$GUEST_BUSYBOX_VERSION $(cat "$0" \
       "$top/guest/"*.c "$top/clients/python/linux_image.py" | md5sum)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
@@ -24,12 +24,28 @@ rm -rf "$out"
 mkdir -p "$out/debs" "$out/unpacked" "$out/initramfs/bin" \
          "$out/initramfs/lib/modules" "$out/initramfs/proc" \
          "$out/initramfs/sys"
-(cd "$out/debs" && apt-get download -q "$GUEST_KERNEL_PACKAGE" \
-     "$GUEST_BUSYBOX_PACKAGE") >/dev/null || {
-    echo "build-guest: cannot download $GUEST_KERNEL_PACKAGE; update" \
-         "guest.conf to what 'apt-cache depends linux-image-amd64' names" >&2
+# pinned_gone PACKAGE VERSION META: the pin cannot be downloaded; say what
+# Debian offers now (META: the package that names the current one)
+pinned_gone() {
+    local now
+    now=$(apt-cache depends "$3" 2>/dev/null |
+          sed -n 's/^ *Depends: \([^ <]*\).*/\1/p' | head -n 1)
+    now=${now:-$1}
+    echo "build-guest: Debian no longer offers $1=$2 (pinned in guest.conf)." >&2
+    echo "  It offers now: $now $(apt-cache policy "$now" 2>/dev/null |
+          sed -n 's/^ *Candidate: //p')" >&2
+    echo "  Pin that (its package and version lines in guest.conf), run" \
+         "'apt-get update' if the index is old, and rebuild." >&2
     exit 1
 }
+(cd "$out/debs" &&
+    apt-get download -q "$GUEST_KERNEL_PACKAGE=$GUEST_KERNEL_VERSION") \
+    >/dev/null 2>&1 ||
+    pinned_gone "$GUEST_KERNEL_PACKAGE" "$GUEST_KERNEL_VERSION" linux-image-amd64
+(cd "$out/debs" &&
+    apt-get download -q "$GUEST_BUSYBOX_PACKAGE=$GUEST_BUSYBOX_VERSION") \
+    >/dev/null 2>&1 ||
+    pinned_gone "$GUEST_BUSYBOX_PACKAGE" "$GUEST_BUSYBOX_VERSION" busybox-static
 for deb in "$out"/debs/*.deb; do
     dpkg-deb -x "$deb" "$out/unpacked"
 done

@@ -16,7 +16,7 @@ for t in "${tests[@]}"; do
     targets+=("tests/qtest/$t")
     names+=("qtest-x86_64/$t")
 done
-QEMU_BUILD_NAME=build-asan QEMU_EXTRA_CONFIGURE=--enable-sanitizers \
+QEMU_BUILD_NAME=build-asan QEMU_EXTRA_CONFIGURE=${QEMU_SANITIZERS//,/ } \
     "$top/scripts/build-qemu.sh" "${targets[@]}"
 
 # full stacks: glib has no frame pointers

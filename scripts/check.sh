@@ -71,7 +71,8 @@ result = "MISSING"
 with open(sys.argv[1]) as f:
     for line in f:
         test = json.loads(line)
-        if test["name"] == sys.argv[2]:
+        # meson 1.7 names it "SUITE / NAME", 1.0 "NAME"
+        if test["name"].split(" / ")[-1] == sys.argv[2]:
             result = test["result"]
 print(result)
 PY
@@ -156,8 +157,12 @@ check_base() {
         "$top/scripts/bench.sh" --quick
     step "bench-qmp: qmp-read-bench --quick (data checked, timings not judged)" \
         "$top/scripts/bench-qmp.sh" --quick
-    step "fuzz: 30 s of libFuzzer on the request decoder (ASan, UBSan)" \
-        "$top/scripts/fuzz.sh" 30
+    # the fuzz target runs our code against stubs of the rest of QEMU,
+    # written for the newest base's API: the same decoder on every base
+    if [ "$BASE" = "${all_bases[-1]}" ]; then
+        step "fuzz: 30 s of libFuzzer on the request decoder (ASan, UBSan)" \
+            "$top/scripts/fuzz.sh" 30
+    fi
     step "asan: our qtests on QEMU built with ASan and UBSan" \
         "$top/scripts/check-asan.sh"
     step "stress: run-stress --quick (replies, fds, RSS, paused storm)" \

@@ -9,6 +9,11 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/base-lib.sh"
+if [ "$BASE" != "$BASE_NEWEST" ]; then
+    echo "fuzz: fuzz/ stubs the rest of QEMU with the API of the newest base," \
+         "$BASE_NEWEST; the decoder it fuzzes is the same source on every base" >&2
+    exit 2
+fi
 out=$bbuild/fuzz
 seconds=${1:-30}
 jobs=${2:-1}

@@ -1,5 +1,8 @@
 #!/bin/bash
-# Regenerate patches/NAME from edits made in the working tree $BUILD/qemu.
+# Regenerate patches/NAME from edits made in the working tree
+# build/$BASE/qemu.  On an older base (BASE=7.2, 10.0) it writes that
+# base's own version, bases/$BASE/patches/NAME, of the edits to files
+# QEMU has (a compatibility patch of bases/$BASE/patches/series too).
 #
 #   refresh-patch.sh NAME [FILE...]
 #
@@ -24,14 +27,18 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD:-$top/build}
-pristine=$build/qemu-pristine
-tree=$build/qemu
+. "$top/scripts/base-lib.sh"
 series=$top/patches/series
 . "$top/scripts/series-lib.sh"
 name=${1:?usage: refresh-patch.sh NAME [FILE...]}
 shift
 out=$top/patches/$name
+older=false
+if [ "$BASE" != "$BASE_NEWEST" ]; then
+    older=true
+    out=$base_dir/patches/$name
+    compat=$base_dir/patches/series
+fi
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
@@ -39,21 +46,43 @@ if [ ${#files[@]} -eq 0 ]; then
     mapfile -t files < <(patch_files "$out")
 fi
 
-touch "$series"
-series_patches "$series" | grep -qx "$name" || echo "$name" >> "$series"
-
+# earlier: the patches before NAME on this base, as paths
 earlier=()
-while read -r p; do
-    [ "$p" = "$name" ] && break
-    earlier+=("$p")
-done < <(series_patches "$series")
+is_compat=false
+if $older; then
+    for f in "${files[@]}"; do
+        [ ! -f "$top/qemu/$f" ] ||
+            { echo "refresh-patch: qemu/$f: edit it on the newest base" >&2; exit 1; }
+    done
+    if [ -f "$compat" ]; then
+        while read -r p; do
+            [ "$p" = "$name" ] && { is_compat=true; break; }
+            earlier+=("$base_dir/patches/$p")
+        done < <(series_patches "$compat")
+    fi
+    $is_compat || series_patches "$series" | grep -qx "$name" ||
+        { echo "refresh-patch: $name is in neither patches/series nor ${compat#$top/}" >&2; exit 1; }
+else
+    touch "$series"
+    series_patches "$series" | grep -qx "$name" || echo "$name" >> "$series"
+fi
+if ! $is_compat; then
+    while read -r p; do
+        [ "$p" = "$name" ] && break
+        if [ -f "$base_dir/patches/$p" ]; then
+            earlier+=("$base_dir/patches/$p")
+        else
+            earlier+=("$top/patches/$p")
+        fi
+    done < <(series_patches "$series")
+fi
 
 base=$(mktemp -d)
 trap 'rm -rf "$base"' EXIT
 {
     printf '%s\n' "${files[@]}"
     for p in "${earlier[@]}"; do
-        patch_files "$top/patches/$p"
+        patch_files "$p"
     done
 } | sort -u | while read -r f; do
     if [ -f "$pristine/$f" ]; then
@@ -62,8 +91,8 @@ trap 'rm -rf "$base"' EXIT
     fi
 done
 for p in "${earlier[@]}"; do
-    apply_without_overlay "$top" "$base" "$top/patches/$p" ||
-        { echo "refresh-patch: $p fails" >&2; exit 1; }
+    apply_without_overlay "$top" "$base" "$p" ||
+        { echo "refresh-patch: ${p#$top/} fails" >&2; exit 1; }
 done
 
 # Files under qemu/: $base/old/F before NAME, $base/new/F after it.
@@ -95,6 +124,11 @@ fi
 {
     if [ -n "$header" ]; then
         printf '%s\n' "$header"
+    elif $older; then
+        printf 'QEMU %s version of the edits of patches/%s to files QEMU\n' \
+            "$QEMU_UPSTREAM_VERSION" "$name"
+        printf 'already has (the commit message and the files under qemu/ are the\n'
+        printf "series' own).\n\n"
     else
         printf 'Subject: [PATCH] TODO: subject\n\nTODO: commit message\n\n'
     fi
@@ -117,4 +151,4 @@ fi
     done
 } > "$out.new"
 mv "$out.new" "$out"
-echo "refresh-patch: wrote patches/$name (${#files[@]} files)"
+echo "refresh-patch: wrote ${out#$top/} (${#files[@]} files)"

@@ -5,8 +5,9 @@
 set -euo pipefail
 
 packages=(
-    # fetching the source: apt-get source + dpkg-source
-    dpkg-dev
+    # fetching the QEMU source from Debian's pool: curl, then dpkg-source
+    # (the 10.x bases' meson comes the same way, see scripts/base-lib.sh)
+    curl ca-certificates xz-utils dpkg-dev
     # QEMU 7.2 minimal build
     build-essential ninja-build meson pkg-config flex bison python3-venv
     libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
@@ -30,27 +31,7 @@ for p in "${packages[@]}"; do
     fi
 done
 
-src_list=/etc/apt/sources.list.d/qemu-vmi-deb-src.sources
-need_update=0
-if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ &&
-   ! grep -qs '^deb-src .*bookworm' /etc/apt/sources.list; then
-    cat > "$src_list" <<'SRC'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-    need_update=1
-fi
-
-if [ ${#missing[@]} -eq 0 ] && [ $need_update -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ]; then
     echo "setup-deps: all packages present"
     exit 0
 fi
@@ -62,7 +43,5 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup-deps: installing ${missing[*]}"
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+echo "setup-deps: installing ${missing[*]}"
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -183,23 +183,35 @@ class RealClientsTest(unittest.TestCase):
             a, b = find_counters(mem, pid)
             u64 = lambda data: struct.unpack("<Q", data)[0]  # noqa: E731
             # single reads of a running guest: coherent, advancing
+            # (at least 50 reads 10 ms apart, until 11 of them saw it
+            # advance or 60 s passed)
             last = u64(c.read(a, 8))
-            advanced = 0
-            for _ in range(50):
+            advanced = reads = 0
+            deadline = time.monotonic() + 60
+            while (reads < 50 or advanced <= 10) and \
+                    time.monotonic() < deadline:
                 time.sleep(0.01)
                 now = u64(c.read(a, 8))
                 self.assertGreaterEqual(now, last)
                 advanced += now > last
+                reads += 1
                 last = now
             self.assertGreater(advanced, 10)
-            # a paused batch: both counters at one instant
+            # paused batches: both counters at one instant each time, and
+            # the guest moving on between batches (at least 100 batches,
+            # until they saw 11 different instants or 60 s passed)
             seen = set()
-            for _ in range(100):
-                (sa, va), (sb, vb) = c.readv([(a, 8), (b, 8)], paused=True)
-                self.assertEqual((sa, sb), (0, 0))
-                va, vb = u64(va), u64(vb)
-                self.assertIn(va - vb, (0, 1), "A=%d B=%d" % (va, vb))
-                seen.add(va)
+            deadline = time.monotonic() + 60
+            while len(seen) <= 10:
+                for _ in range(100):
+                    (sa, va), (sb, vb) = c.readv([(a, 8), (b, 8)],
+                                                 paused=True)
+                    self.assertEqual((sa, sb), (0, 0))
+                    va, vb = u64(va), u64(vb)
+                    self.assertIn(va - vb, (0, 1), "A=%d B=%d" % (va, vb))
+                    seen.add(va)
+                if time.monotonic() > deadline:
+                    break
             self.assertGreater(len(seen), 10)
             status = self.vm.qmp.cmd("query-status")["return"]
             self.assertEqual(status["status"], "running")
