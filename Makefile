@@ -4,7 +4,9 @@
 # BASE picks the QEMU base for every target (a directory of bases/:
 # 7.2, 10.0, 10.2); without it the newest is used, except by check,
 # which then tests every base.  Example: make BASE=7.2 run
+ifdef BASE
 export BASE
+endif
 
 .PHONY: all setup build check run qemu series bench bench-qmp compare stress fuzz asan clean distclean
 
