@@ -86,6 +86,8 @@ class QmpShell(PtySession):
         self.expect(self.PROMPT)
 
     def run(self, line):
-        """Type @line; the output up to the next prompt."""
+        """Type @line; qmp-shell's output up to the next prompt, without
+        the pty's echo of @line (so that what the caller looks for must
+        be in the reply)."""
         self.send(line)
-        return self.expect(self.PROMPT)
+        return self.expect(self.PROMPT).partition("\n")[2]
