@@ -165,6 +165,8 @@ check_base() {
     fi
     step "asan: our qtests on QEMU built with ASan and UBSan" \
         "$top/scripts/check-asan.sh"
+    step "valgrind: QEMU parsing guest-made VMCOREINFO notes under memcheck" \
+        "$top/scripts/check-valgrind.sh"
     step "stress: run-stress --quick (replies, fds, RSS, paused storm)" \
         "$top/scripts/stress.sh" --quick
     step "compare: vmi-compare --quick (every path runs and reads right)" \

@@ -18,8 +18,8 @@ packages=(
     # the real-guest fixture (packed with cpio; the kernel is only
     # unpacked; its BTF read with bpftool) and the end-to-end clients
     cpio bpftool telnet
-    # the fuzz target: clang with libFuzzer and the sanitizers
-    clang libclang-rt-14-dev
+    # the fuzz target: clang with libFuzzer and the sanitizers; memcheck
+    clang libclang-rt-14-dev valgrind
     # bench/vmi-compare.py's chart
     python3-matplotlib
 )

@@ -98,9 +98,9 @@ static char *note_text(const uint8_t *note, uint32_t size, Error **errp)
     namesz = ldl_le_p(note);
     descsz = ldl_le_p(note + 4);
     desc = 12 + ROUND_UP((uint64_t)namesz, 4);
-    if (namesz != sizeof("VMCOREINFO") ||
-        memcmp(note + 12, "VMCOREINFO", sizeof("VMCOREINFO")) ||
-        desc + descsz > size) {
+    /* the name is compared only once the note is known to hold it */
+    if (namesz != sizeof("VMCOREINFO") || desc + descsz > size ||
+        memcmp(note + 12, "VMCOREINFO", sizeof("VMCOREINFO"))) {
         error_setg(errp, "The guest's vmcoreinfo is not a VMCOREINFO ELF "
                    "note");
         return NULL;

@@ -569,7 +569,9 @@ static void test_vmcoreinfo_bad(void)
 {
     QTestState *qts = qtest_init(GUEST_ARGS " -device vmcoreinfo");
     uint32_t size = put_note(qts, NOTE_ADDR, "VMCOREINFO", VMCI_TEXT);
+    uint32_t short_size;
     uint8_t junk[64];
+    QDict *rsp;
 
     /* not ELF */
     publish(qts, 2, size, NOTE_ADDR);
@@ -583,6 +585,11 @@ static void test_vmcoreinfo_bad(void)
     /* shorter than its header says */
     publish(qts, FW_CFG_VMCOREINFO_FORMAT_ELF, size - 8, NOTE_ADDR);
     assert_vmcoreinfo_error(qts, "not a VMCOREINFO ELF note");
+    /* a header, and less than the name it announces (read no further) */
+    for (short_size = 12; short_size < 24; short_size++) {
+        publish(qts, FW_CFG_VMCOREINFO_FORMAT_ELF, short_size, NOTE_ADDR);
+        assert_vmcoreinfo_error(qts, "not a VMCOREINFO ELF note");
+    }
     /* in MMIO, or running off the end of RAM */
     publish(qts, FW_CFG_VMCOREINFO_FORMAT_ELF, size, MMIO_ADDR);
     assert_vmcoreinfo_error(qts, "not in RAM");
@@ -603,10 +610,14 @@ static void test_vmcoreinfo_bad(void)
     qtest_memwrite(qts, NOTE_ADDR + 24, junk, 8);
     publish(qts, FW_CFG_VMCOREINFO_FORMAT_ELF, size, NOTE_ADDR);
     assert_vmcoreinfo_error(qts, "not text");
-    /* and a good one again */
+    /* and a good one again: read in full */
     size = put_note(qts, NOTE_ADDR, "VMCOREINFO", VMCI_TEXT);
     publish(qts, FW_CFG_VMCOREINFO_FORMAT_ELF, size, NOTE_ADDR);
-    qobject_unref(query_vmcoreinfo(qts));
+    rsp = query_vmcoreinfo(qts);
+    g_assert(qdict_haskey(rsp, "return"));
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "return"), "raw"), ==,
+                    VMCI_TEXT);
+    qobject_unref(rsp);
     qtest_quit(qts);
 }
 
