@@ -54,6 +54,7 @@ if [ "$QEMU_MESON" = backports ] && [ ! -x "$MESON" ]; then
     echo "$MESON_BPO_SHA256  $deb" | sha256sum -c --quiet - ||
         die "$deb does not match MESON_BPO_SHA256"
     rm -rf "$MESON_BPO_DIR"
+    mkdir -p "$MESON_BPO_DIR"
     dpkg-deb -x "$deb" "$MESON_BPO_DIR"
 fi
 
