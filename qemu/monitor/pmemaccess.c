@@ -287,6 +287,27 @@ static void pmemaccess_exit(Notifier *n, void *data)
 static Notifier exit_notifier = { .notify = pmemaccess_exit };
 
 /*
+ * The socket of fdset @name ("/dev/fdset/N"), as a descriptor of our own:
+ * the fdset keeps no record of it, so remove-fd frees the fdset whatever
+ * became of the server.
+ */
+static int open_fdset(const char *name, Error **errp)
+{
+    int dup_fd = qemu_open(name, O_RDWR, errp);
+    int fd;
+
+    if (dup_fd < 0) {
+        return -1;
+    }
+    fd = qemu_dup(dup_fd);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "Cannot duplicate '%s'", name);
+    }
+    qemu_close(dup_fd);
+    return fd;
+}
+
+/*
  * A listening socket passed in by the management layer: the name of an
  * fd passed with getfd, or "/dev/fdset/N" for one passed with add-fd.
  * It must be a UNIX socket.  Its path, if any, is not ours: it stays.
@@ -296,10 +317,11 @@ static QIOChannelSocket *listen_passed(const char *name, int backlog,
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
+    QIOChannelSocket *ioc;
     int fd;
 
     if (g_str_has_prefix(name, "/dev/fdset/")) {
-        fd = qemu_open(name, O_RDWR, errp);
+        fd = open_fdset(name, errp);
     } else {
         fd = monitor_get_fd(monitor_cur(), name, errp);
     }
@@ -319,7 +341,11 @@ static QIOChannelSocket *listen_passed(const char *name, int backlog,
         close(fd);
         return NULL;
     }
-    return qio_channel_socket_new_fd(fd, errp);
+    ioc = qio_channel_socket_new_fd(fd, errp);
+    if (!ioc) {
+        close(fd);
+    }
+    return ioc;
 }
 
 /*

@@ -1151,9 +1151,31 @@ static void test_getfd(Fixture *f, gconstpointer data)
     serve_passed_socket(f, "getfd", "{ 'fdname': 'vmi' }", "vmi");
 }
 
+/* Whether query-fdsets lists fdset @id */
+static bool fdset_listed(Fixture *f, int64_t id)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'query-fdsets' }");
+    const QListEntry *e;
+    bool found = false;
+
+    for (e = qlist_first(qdict_get_qlist(rsp, "return")); e;
+         e = qlist_next(e)) {
+        QDict *set = qobject_to(QDict, e->value);
+
+        found |= qdict_get_int(set, "fdset-id") == id;
+    }
+    qobject_unref(rsp);
+    return found;
+}
+
 static void test_add_fd(Fixture *f, gconstpointer data)
 {
     serve_passed_socket(f, "add-fd", "{ 'fdset-id': 3 }", "/dev/fdset/3");
+    /* the stopped server holds nothing of the fdset: removing it frees it */
+    g_assert_true(fdset_listed(f, 3));
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'remove-fd',"
+                             " 'arguments': { 'fdset-id': 3 } }");
+    g_assert_false(fdset_listed(f, 3));
 }
 
 static void assert_qmp_error(Fixture *f, const char *needle,
