@@ -204,6 +204,11 @@ static void test_hmp_size_suffix(Fixture *f, gconstpointer data)
     g_assert_cmpstr(out, ==, "");
     g_assert_cmpint(stat(p, &st), ==, 0);
     g_assert_cmpint(st.st_size, ==, 4096);
+
+    /* An 'M' argument counts MiB: it takes no suffix, as before */
+    g_free(out);
+    out = qtest_hmp(f->qts, "balloon 2G");
+    g_assert_nonnull(strstr(out, "extraneous characters"));
 }
 
 static void test_qmp_above_4g(Fixture *f, gconstpointer data)
