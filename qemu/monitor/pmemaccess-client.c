@@ -820,8 +820,13 @@ static void *client_thread(void *opaque)
     trace_pmemaccess_client_end(c);
     rcu_unregister_thread();
 
-    qio_channel_close(c->ioc, NULL);
+    /*
+     * Leave the server's list before closing: server_stop() shuts down
+     * the sockets of the clients listed, and once closed, this fd number
+     * may already belong to another socket.
+     */
     pmemaccess_server_client_done(c->server, c);
+    qio_channel_close(c->ioc, NULL);
     object_unref(OBJECT(c->sioc));
     g_free(c->in);
     g_free(c->out);
