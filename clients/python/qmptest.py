@@ -7,7 +7,9 @@ Not a test module itself, so unittest finds no tests through it.
 
 import array
 import json
+import os
 import socket
+import tempfile
 import time
 
 
@@ -54,6 +56,18 @@ class Qmp:
             reply = json.loads(self.f.readline())
             if "event" not in reply:
                 return reply
+
+    def pmemsave(self, addr, size):
+        """@size bytes of guest-physical memory at @addr as QEMU's own
+        pmemsave reads them: the independent reader that tests of the
+        other paths compare with."""
+        with tempfile.TemporaryDirectory(prefix="qmptest-") as d:
+            path = os.path.join(d, "pmemsave.bin")
+            reply = self.cmd("pmemsave", val=addr, size=size, filename=path)
+            if "return" not in reply:
+                raise OSError("pmemsave: %s" % reply)
+            with open(path, "rb") as f:
+                return f.read()
 
     def close(self):
         self.f.close()

@@ -106,6 +106,8 @@ class ModuleTest(unittest.TestCase):
         self.c.write(DATA + 6000, b"written")
         with Client(self.path) as other:
             self.assertEqual(other.read(DATA + 6000, 7), b"written")
+        # and by a reader that is not pmemaccess
+        self.assertEqual(self.qmp.pmemsave(DATA + 6000, 7), b"written")
         self.c.write(DATA + 6000, self.data[6000:6007])
 
     def test_map_and_guest_memory(self):

@@ -49,6 +49,8 @@ class IdleQemu(unittest.TestCase):
         self.assertEqual(reply, {"return": {}})
         reply = self.qmp.cmd("read-guest-memory", addr=0x100000, size=4096)
         self.assertEqual(base64.b64decode(reply["return"]["data"]), data)
+        # and as another reader sees it
+        self.assertEqual(self.qmp.pmemsave(0x100000, 4096), data)
 
     def test_largest_write(self):
         """1 MiB, the limit, of base64 through QMP (read a byte per main
@@ -61,6 +63,7 @@ class IdleQemu(unittest.TestCase):
         reply = self.qmp.cmd("read-guest-memory", addr=0x100000,
                              size=1 << 20)
         self.assertEqual(base64.b64decode(reply["return"]["data"]), data)
+        self.assertEqual(self.qmp.pmemsave(0x100000, 1 << 20), data)
 
     def test_v2_vmcoreinfo_not_published(self):
         sock = os.path.join(self.dir, "pm.sock")
