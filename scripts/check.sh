@@ -41,13 +41,21 @@ skipped=0
 unexpected=0
 fail() { echo "check: FAILED: $*" >&2; failed=$((failed + 1)); }
 
+# took START: how long since START (a $SECONDS value), for the step lines
+took() {
+    echo "$((SECONDS - $1)) s"
+}
+
 # step TITLE COMMAND...: one counted step of the current base
 step() {
+    local start=$SECONDS
+
     echo "== [$BASE] $1"
     if "${@:2}"; then
         passed=$((passed + 1))
+        echo "-- [$BASE] $1: ok, $(took $start)"
     else
-        fail "[$BASE] $1"
+        fail "[$BASE] $1 ($(took $start))"
     fi
 }
 
@@ -121,18 +129,20 @@ python_tests() {
 }
 
 check_base() {
-    local targets=(qemu-system-x86_64) t
+    local targets=(qemu-system-x86_64) t base_start=$SECONDS
 
     BASE=$1
     . "$top/scripts/base-lib.sh"
     for t in "${qtests[@]}"; do
         targets+=("tests/qtest/$t")
     done
+    local start=$SECONDS
     echo "== [$BASE] build: QEMU $QEMU_UPSTREAM_VERSION ($QEMU_DEB_VERSION)"
     if ! "$top/scripts/build-qemu.sh" "${targets[@]}"; then
         fail "[$BASE] build"
         return
     fi
+    echo "-- [$BASE] build: $(took $start) (fetch, configure, build)"
     run_qtests
     mkdir -p "$bbuild/clients"
     step "clients/c: libpmemaccess-client against the patched QEMU" \
@@ -141,7 +151,10 @@ check_base() {
     python_tests "clients/python: module, CLI, running guest (TCG, KVM)" \
         "${module_tests[@]}"
 
-    [ "$BASE" = "$full" ] || return 0
+    if [ "$BASE" != "$full" ]; then
+        echo "-- [$BASE] all steps: $(took $base_start)"
+        return 0
+    fi
 
     if [ "$BASE" = "${all_bases[-1]}" ]; then
         step "series: export against QEMU $QEMU_UPSTREAM_VERSION, checkpatch" \
@@ -171,6 +184,7 @@ check_base() {
         "$top/scripts/stress.sh" --quick
     step "compare: vmi-compare --quick (every path runs and reads right)" \
         compare_quick
+    echo "-- [$BASE] all steps: $(took $base_start)"
 }
 
 compare_quick() {
@@ -185,5 +199,5 @@ done
 if [ "$unexpected" -gt 0 ]; then
     fail "$unexpected unexpected skip(s)"
 fi
-echo "check: $passed passed, $failed failed, $skipped skipped"
+echo "check: $passed passed, $failed failed, $skipped skipped ($(took 0))"
 [ "$failed" -eq 0 ]
