@@ -1700,6 +1700,54 @@ static void test_map_generation(Fixture *f, gconstpointer data)
     close(fd);
 }
 
+/* The PMEMMAP_LAYOUT_CHANGED events queued now (the monitor is synced) */
+static int layout_events(Fixture *f, uint64_t *last_generation)
+{
+    QDict *ev;
+    int n = 0;
+
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'query-status' }");
+    while ((ev = qtest_qmp_event_ref(f->qts, "PMEMMAP_LAYOUT_CHANGED"))) {
+        *last_generation = qdict_get_int(qdict_get_qdict(ev, "data"),
+                                         "generation");
+        qobject_unref(ev);
+        n++;
+    }
+    return n;
+}
+
+/*
+ * A guest flipping its PAM register in a loop must not flood the monitor:
+ * the event is limited to one a second, as QEMU's other guest-triggered
+ * events are, and the one sent at the end of the second carries the
+ * latest generation.  (Under qtest the limit runs on virtual time.)
+ */
+static void test_map_event_rate(Fixture *f, gconstpointer data)
+{
+    int fd = v2_connect(f, NULL);
+    PmemAccessV2Reply r;
+    uint64_t first = 0, last = 0, gen;
+    int i;
+
+    pmemmap_ok(f, "{}");
+    for (i = 0; i < 400; i++) {
+        qtest_outl(f->qts, 0xcf8, 0x80000058);
+        qtest_outb(f->qts, 0xcfd, i % 2 ? 0x00 : 0x30);
+    }
+    g_assert_cmpint(layout_events(f, &first), ==, 1);
+    g_assert_cmpint(layout_events(f, &last), ==, 0);
+    qtest_clock_step(f->qts, 1000 * 1000 * 1000);    /* 1 s */
+    g_assert_cmpint(layout_events(f, &last), ==, 1);
+    g_assert_cmpuint(last, >=, first + 399);
+
+    v2_send(fd, PMEMACCESS_V2_GENERATION, 0, 1, 0, 0, 0);
+    v2_recv_reply(fd, 1, &r);
+    recv_all(fd, &gen, 8);
+    g_assert_cmpuint(le64_to_cpu(gen), ==, last);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
+    close(fd);
+}
+
 static void add(const char *name, const FixtureArgs *args,
                 void (*fn)(Fixture *, gconstpointer))
 {
@@ -1740,6 +1788,7 @@ int main(int argc, char **argv)
     add("map/writable", &memfd_ram_writable, test_map_writable);
     add("map/live-file", &file_ram, test_map_file);
     add("map/generation", &memfd_ram, test_map_generation);
+    add("map/event-rate", &memfd_ram, test_map_event_rate);
     add("map/refused-anonymous", &read_only, test_map_refused);
     add("map/refused-private-file", &private_file_ram, test_map_refused);
     add("map/snapshot", &small_ram, test_map_snapshot);
