@@ -11,12 +11,13 @@
 # MESON; exports PATH (Debian's python3 first) and, for a base that needs a
 # newer meson than Debian 12's, PYTHONPATH.
 
-BASE_NEWEST=$(cd "$top/bases" && ls -d */ | tr -d / | sort -V | tail -n 1)
+BASES_ALL=$(cd "$top/bases" && ls -d */ | tr -d / | sort -V)
+BASE_NEWEST=$(echo "$BASES_ALL" | tail -n 1)
 BASE=${BASE:-$BASE_NEWEST}
 base_dir=$top/bases/$BASE
 if [ ! -f "$base_dir/base.conf" ]; then
     echo "$(basename "$0"): unknown BASE '$BASE'; the bases are:" \
-        $(cd "$top/bases" && ls -d */ | tr -d / | sort -V) >&2
+        $BASES_ALL >&2
     exit 2
 fi
 QEMU_DEB_PACKAGE=qemu
