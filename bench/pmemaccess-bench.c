@@ -549,7 +549,8 @@ int main(int argc, char **argv)
     spawn_qemu(&q, qemu_bin, qemu_args);
     snprintf(pm_path, sizeof(pm_path), "%s/pm.sock", q.dir);
     qmp_cmd(&q, "{\"execute\": \"pmemaccess\", \"arguments\":"
-            " {\"path\": \"%s\", \"write\": true}}", pm_path);
+            " {\"path\": \"%s\", \"write\": true,"
+            " \"lifetime\": \"until-stopped\"}}", pm_path);
     setup_guest(pm_path);
     v1_fd = connect_unix(pm_path);
     echo_fd = start_echo();

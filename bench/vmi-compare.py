@@ -1059,7 +1059,8 @@ def main():
             stdin=subprocess.DEVNULL)
         qmp = Qmp(socks["qmp"], proc)
         version = qmp.cmd("query-version")["qemu"]
-        qmp.cmd("pmemaccess", path=socks["vmi"], write=True)
+        qmp.cmd("pmemaccess", path=socks["vmi"], write=True,
+                lifetime="until-stopped")
         qmp.cmd("pmemmap")
         counter = pmemaccess.Client(socks["vmi"])
         guest.write(counter)

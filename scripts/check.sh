@@ -32,7 +32,8 @@ qtests=(
     qmp-test
     test-hmp
 )
-module_tests=(test_pmemaccess test_paused test_qmp_memory test_cli)
+module_tests=(test_pmemaccess test_paused test_libvmi_sessions test_qmp_memory
+              test_cli)
 guest_tests=(test_guest test_vmcoreinfo test_real_clients test_demo)
 
 passed=0

@@ -24,7 +24,8 @@ class GuestTest(unittest.TestCase):
         cls.vm = GuestVM()
         cls.version = cls.vm.guest_value("GUEST-VERSION").encode()
         cls.pm = os.path.join(cls.vm.dir, "pm.sock")
-        for name, args in (("pmemaccess", {"path": cls.pm}),
+        for name, args in (("pmemaccess", {"path": cls.pm,
+                                           "lifetime": "until-stopped"}),
                            ("pmemmap", {})):
             reply = cls.vm.qmp.cmd(name, **args)
             assert "return" in reply, reply

@@ -87,7 +87,7 @@ class RunningGuest:
             raise unittest.SkipTest("QEMU does not start with -accel %s: %s"
                                     % (cls.ACCEL, err.strip()))
         reply = cls.qmp.cmd("pmemaccess", path=os.path.join(cls.dir, "pm"),
-                            write=True)
+                            write=True, lifetime="until-stopped")
         assert "return" in reply, reply
         cls.c = Client(os.path.join(cls.dir, "pm"))
 

@@ -38,7 +38,8 @@ class ModuleTest(unittest.TestCase):
             "-nodefaults", "-qmp", "unix:%s,server=on,wait=off" % qmp])
         cls.qmp = Qmp(qmp)
         cls.path = os.path.join(cls.dir, "pm.sock")
-        r = cls.qmp.cmd("pmemaccess", path=cls.path, write=True)
+        r = cls.qmp.cmd("pmemaccess", path=cls.path, write=True,
+                        lifetime="until-stopped")
         assert "return" in r, r
         cls.data = bytes((i * 131 + 7) & 0xFF for i in range(8192))
         with Client(cls.path) as c:

@@ -67,8 +67,9 @@ class IdleQemu(unittest.TestCase):
 
     def test_v2_vmcoreinfo_not_published(self):
         sock = os.path.join(self.dir, "pm.sock")
-        self.assertEqual(self.qmp.cmd("pmemaccess", path=sock),
-                         {"return": {}})
+        self.assertEqual(self.qmp.cmd("pmemaccess", path=sock,
+                                      lifetime="until-stopped"),
+                         {"return": {"id": "pmemaccess"}})
         self.addCleanup(self.qmp.cmd, "pmemaccess-stop")
         with Client(sock) as c:
             with self.assertRaises(ServerError) as e:

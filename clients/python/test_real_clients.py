@@ -123,7 +123,7 @@ class RealClientsTest(unittest.TestCase):
         self.addCleanup(shell.close)
         run = shell.run
 
-        self.assertIn('{"return": {}}',
+        self.assertIn('{"return": {"id": "shell"}}',
                       run("pmemaccess path=%s id=shell" % sock))
         info = run("query-pmemaccess")
         self.assertIn('"id": "shell"', info)
@@ -145,6 +145,47 @@ class RealClientsTest(unittest.TestCase):
         self.assertIn('{"return": {}}', run("pmemaccess-stop id=shell"))
         self.assertNotIn('"id": "shell"', run("query-pmemaccess"))
 
+    def test_qmp_shell_after_hmp(self):
+        """A server started over HMP, then LibVMI's form in qmp-shell:
+        both run, each under its own name, until the QMP one's client
+        has gone."""
+        by_hand, shell_sock = self.path("hmp.sock"), self.path("q.sock")
+        telnet = PtySession(["telnet", "127.0.0.1", str(self.port)])
+        self.addCleanup(telnet.close)
+        telnet.expect(HMP_PROMPT)
+        telnet.send("pmemaccess %s" % by_hand)
+        self.assertNotIn("rror", telnet.expect(HMP_PROMPT))
+        self.addCleanup(self.vm.qmp.cmd, "pmemaccess-stop")
+
+        shell = QmpShell(QEMU_TREE, self.shell_qmp)
+        self.addCleanup(shell.close)
+        reply = shell.run("pmemaccess path=%s" % shell_sock)
+        sid = re.search(r'"id": "(pmemaccess-\d+)"', reply)
+        self.assertIsNotNone(sid, reply)
+        sid = sid.group(1)
+        servers = {s["id"]: s for s in
+                   self.vm.qmp.cmd("query-pmemaccess")["return"]}
+        self.assertEqual(servers["pmemaccess"]["lifetime"], "until-stopped")
+        self.assertEqual(servers["pmemaccess"]["addr"]["path"], by_hand)
+        self.assertEqual(servers[sid]["lifetime"], "while-connected")
+        self.assertEqual(servers[sid]["addr"]["path"], shell_sock)
+        telnet.send("info pmemaccess")
+        info = telnet.expect(HMP_PROMPT)
+        self.assertRegex(info, r"pmemaccess: unix:%s write=off "
+                         r"lifetime=until-stopped" % re.escape(by_hand))
+        self.assertRegex(info, r"%s: unix:%s write=off "
+                         r"lifetime=while-connected"
+                         % (sid, re.escape(shell_sock)))
+
+        with Client(shell_sock) as c, Client(by_hand) as h:
+            self.assertEqual(c.read(0xf0000, 64), h.read(0xf0000, 64))
+        deadline = time.monotonic() + 10
+        while '"id": "%s"' % sid in shell.run("query-pmemaccess"):
+            self.assertLess(time.monotonic(), deadline, "still running")
+            time.sleep(0.1)
+        self.assertFalse(os.path.exists(shell_sock))
+        self.assertTrue(stat.S_ISSOCK(os.stat(by_hand).st_mode))
+
     def test_fd_passing(self):
         before = set(os.listdir(self.tmp))
         path = self.path("ours.sock")
@@ -156,7 +197,7 @@ class RealClientsTest(unittest.TestCase):
         self.assertEqual(qmp.getfd("vmi", listener.fileno()), {"return": {}})
         reply = qmp.cmd("pmemaccess", id="passed",
                         addr={"type": "fd", "str": "vmi"})
-        self.assertEqual(reply, {"return": {}})
+        self.assertEqual(reply, {"return": {"id": "passed"}})
         self.addCleanup(qmp.cmd, "pmemaccess-stop", id="passed")
 
         # QEMU serves on our socket: same inode among its fds, no file
@@ -179,7 +220,7 @@ class RealClientsTest(unittest.TestCase):
         sock = self.path("counters.sock")
         qmp = self.vm.qmp
         self.assertEqual(qmp.cmd("pmemaccess", path=sock, id="counters"),
-                         {"return": {}})
+                         {"return": {"id": "counters"}})
         self.addCleanup(qmp.cmd, "pmemaccess-stop", id="counters")
         pid = next(p for p, c in self.vm.ps().items() if c == "vmi-counter")
         with Client(sock) as c, GuestMemory(c) as mem:

@@ -138,7 +138,7 @@ class VmcoreinfoTest(unittest.TestCase):
     def test_pmemaccess_v2(self):
         sock = os.path.join(self.tmp, "pm.sock")
         reply = self.vm.qmp.cmd("pmemaccess", path=sock, id="vmci")
-        self.assertEqual(reply, {"return": {}})
+        self.assertEqual(reply, {"return": {"id": "vmci"}})
         self.addCleanup(self.vm.qmp.cmd, "pmemaccess-stop", id="vmci")
         with Client(sock) as c:
             info = c.vmcoreinfo()

@@ -14,21 +14,34 @@
 #include "qobject/qdict.h"
 #include "qemu/cutils.h"
 
-/* pmemaccess [-w] PATH|fd:NAME [ID] */
+/*
+ * pmemaccess [-w] PATH|fd:NAME [ID]
+ *
+ * A server started by hand runs until pmemaccess-stop, whatever its
+ * form; its identifier is printed when it is not the one asked for.
+ */
 void hmp_pmemaccess(Monitor *mon, const QDict *qdict)
 {
     const char *where = qdict_get_str(qdict, "path");
     const char *id = qdict_get_try_str(qdict, "id");
     bool write = qdict_get_try_bool(qdict, "write", false);
     SocketAddress addr = { .type = SOCKET_ADDRESS_TYPE_FD };
+    g_autoptr(PmemAccessStartInfo) info = NULL;
     const char *fdname;
     Error *err = NULL;
 
     if (strstart(where, "fd:", &fdname)) {
         addr.u.fd.str = (char *)fdname;
-        qmp_pmemaccess(NULL, &addr, id, true, write, false, 0, &err);
+        info = qmp_pmemaccess(NULL, &addr, id, true, write, false, 0,
+                              true, PMEM_ACCESS_LIFETIME_UNTIL_STOPPED,
+                              false, 0, &err);
     } else {
-        qmp_pmemaccess(where, NULL, id, true, write, false, 0, &err);
+        info = qmp_pmemaccess(where, NULL, id, true, write, false, 0,
+                              true, PMEM_ACCESS_LIFETIME_UNTIL_STOPPED,
+                              false, 0, &err);
+    }
+    if (info && !id && strcmp(info->id, "pmemaccess")) {
+        monitor_printf(mon, "pmemaccess server '%s' started\n", info->id);
     }
     hmp_handle_error(mon, err);
 }
@@ -54,11 +67,12 @@ void hmp_info_pmemaccess(Monitor *mon, const QDict *qdict)
     for (l = list; l; l = l->next) {
         PmemAccessInfo *i = l->value;
 
-        monitor_printf(mon, "%s: %s:%s write=%s\n", i->id,
+        monitor_printf(mon, "%s: %s:%s write=%s lifetime=%s\n", i->id,
                        SocketAddressType_str(i->addr->type),
                        i->addr->type == SOCKET_ADDRESS_TYPE_UNIX ?
                        i->addr->u.q_unix.path : i->addr->u.fd.str,
-                       i->write ? "on" : "off");
+                       i->write ? "on" : "off",
+                       PmemAccessLifetime_str(i->lifetime));
         monitor_printf(mon, "  clients %" PRId64 "/%" PRId64
                        ", connections %" PRId64 ", refused %" PRId64 "\n",
                        i->clients, i->max_clients, i->connections,

@@ -11,6 +11,10 @@
  * its accept thread, shuts its clients' sockets down and drops the list's
  * reference; each client thread then ends and releases its own.
  *
+ * A while-connected server (LibVMI's) is stopped from the main loop when
+ * its last client has gone, or when none came in time: a bottom half
+ * that the last client thread schedules, or a timer.
+ *
  * Copyright (c) 2026 The qemu-vmi authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -25,8 +29,10 @@
 #include "qemu/atomic.h"
 #include "qemu/cutils.h"
 #include "qemu/event_notifier.h"
+#include "qemu/main-loop.h"
 #include "qemu/notify.h"
 #include "qemu/sockets.h"
+#include "qemu/timer.h"
 #include "monitor/monitor.h"
 #include "monitor/pmemaccess.h"
 #include "system/system.h"
@@ -36,6 +42,8 @@
 #define PMEMACCESS_DEFAULT_ID           "pmemaccess"
 #define PMEMACCESS_DEFAULT_MAX_CLIENTS  16
 #define PMEMACCESS_MAX_CLIENTS          1024
+#define PMEMACCESS_DEFAULT_CONNECT_TIMEOUT 30     /* seconds */
+#define PMEMACCESS_MAX_CONNECT_TIMEOUT  3600
 
 struct PmemAccessServer {
     char *id;
@@ -43,6 +51,7 @@ struct PmemAccessServer {
     bool check_peer;            /* only our uid or root may connect */
     bool write;
     int64_t max_clients;
+    PmemAccessLifetime lifetime;
 
     QIOChannelSocket *listener;
     EventNotifier stop;
@@ -52,6 +61,11 @@ struct PmemAccessServer {
     GPtrArray *clients;         /* PmemAccessClient */
     int refs;
     PmemMap *map;               /* what MAP gives, see pmemmap */
+    bool closing;               /* while-connected and done: accept no more */
+
+    /* main thread only */
+    QEMUTimer *connect_timer;   /* while-connected: none came in time */
+    bool stopped;
 
     /* statistics, updated atomically */
     uint64_t connections;
@@ -121,13 +135,53 @@ PmemMap *pmemaccess_server_get_map(PmemAccessServer *s)
     return map;
 }
 
+static void server_stop(PmemAccessServer *s);
+
+/* Holds a reference on @s, taken by whoever scheduled it. */
+static void server_end_bh(void *opaque)
+{
+    PmemAccessServer *s = opaque;
+
+    if (!s->stopped) {
+        trace_pmemaccess_end(s->id, "its last client has gone");
+        server_stop(s);
+    }
+    server_unref(s);
+}
+
 /* A client thread is done with @s: the last thing it does with it. */
 void pmemaccess_server_client_done(PmemAccessServer *s, void *client)
 {
+    bool end;
+
     qemu_mutex_lock(&s->lock);
     g_ptr_array_remove_fast(s->clients, client);
+    end = s->lifetime == PMEM_ACCESS_LIFETIME_WHILE_CONNECTED &&
+          !s->clients->len && !s->closing;
+    if (end) {
+        s->closing = true;
+        s->refs++;
+    }
     qemu_mutex_unlock(&s->lock);
+    if (end) {
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), server_end_bh, s);
+    }
     server_unref(s);
+}
+
+static void server_connect_timeout(void *opaque)
+{
+    PmemAccessServer *s = opaque;
+    bool end;
+
+    qemu_mutex_lock(&s->lock);
+    end = !s->closing && !qatomic_read(&s->connections);
+    s->closing |= end;
+    qemu_mutex_unlock(&s->lock);
+    if (end) {
+        trace_pmemaccess_end(s->id, "no client connected in time");
+        server_stop(s);
+    }
 }
 
 static bool peer_is_trusted(QIOChannelSocket *sioc)
@@ -165,6 +219,11 @@ static void accept_one(PmemAccessServer *s)
         return;
     }
     qemu_mutex_lock(&s->lock);
+    if (s->closing) {
+        qemu_mutex_unlock(&s->lock);
+        refuse(s, sioc, "the server is ending");
+        return;
+    }
     if (s->clients->len >= s->max_clients) {
         qemu_mutex_unlock(&s->lock);
         refuse(s, sioc, "too many clients");
@@ -261,6 +320,9 @@ static void server_stop(PmemAccessServer *s)
     guint i;
 
     trace_pmemaccess_stop(s->id);
+    s->stopped = true;
+    timer_free(s->connect_timer);
+    s->connect_timer = NULL;
     QTAILQ_REMOVE(&servers, s, next);
     event_notifier_set(&s->stop);
     qemu_thread_join(&s->accept_thread);
@@ -398,39 +460,81 @@ static QIOChannelSocket *server_listen(PmemAccessServer *s, Error **errp)
     return listener;
 }
 
-void qmp_pmemaccess(const char *path, SocketAddress *addr, const char *id,
-                    bool has_write, bool write,
-                    bool has_max_clients, int64_t max_clients,
-                    Error **errp)
+/* "pmemaccess" if free, else "pmemaccess-N" with an N never given out */
+static char *server_new_id(void)
+{
+    static unsigned int next = 1;
+    char *id;
+
+    if (!server_find(PMEMACCESS_DEFAULT_ID)) {
+        return g_strdup(PMEMACCESS_DEFAULT_ID);
+    }
+    for (;;) {
+        id = g_strdup_printf(PMEMACCESS_DEFAULT_ID "-%u", next++);
+        if (!server_find(id)) {
+            return id;
+        }
+        g_free(id);
+    }
+}
+
+PmemAccessStartInfo *qmp_pmemaccess(const char *path, SocketAddress *addr,
+                                    const char *id,
+                                    bool has_write, bool write,
+                                    bool has_max_clients,
+                                    int64_t max_clients,
+                                    bool has_lifetime,
+                                    PmemAccessLifetime lifetime,
+                                    bool has_connect_timeout,
+                                    int64_t connect_timeout,
+                                    Error **errp)
 {
     static bool exit_notifier_added;
+    PmemAccessStartInfo *info;
     PmemAccessServer *s;
 
     if (!path == !addr) {
         error_setg(errp, "Give exactly one of 'path' and 'addr'");
-        return;
+        return NULL;
     }
     if (path && !*path) {
         error_setg(errp, "Parameter 'path' must not be empty");
-        return;
+        return NULL;
     }
-    id = id ?: PMEMACCESS_DEFAULT_ID;
-    if (server_find(id)) {
+    if (id && server_find(id)) {
         error_setg(errp, "pmemaccess server '%s' already exists", id);
-        return;
+        return NULL;
     }
     if (!has_max_clients) {
         max_clients = PMEMACCESS_DEFAULT_MAX_CLIENTS;
     } else if (max_clients < 1 || max_clients > PMEMACCESS_MAX_CLIENTS) {
         error_setg(errp, "Parameter 'max-clients' must be between 1 and %d",
                    PMEMACCESS_MAX_CLIENTS);
-        return;
+        return NULL;
+    }
+    if (!has_lifetime) {
+        /* LibVMI's form: it never stops the server it starts */
+        lifetime = path && !id ? PMEM_ACCESS_LIFETIME_WHILE_CONNECTED :
+                                 PMEM_ACCESS_LIFETIME_UNTIL_STOPPED;
+    }
+    if (!has_connect_timeout) {
+        connect_timeout = PMEMACCESS_DEFAULT_CONNECT_TIMEOUT;
+    } else if (lifetime != PMEM_ACCESS_LIFETIME_WHILE_CONNECTED) {
+        error_setg(errp, "Parameter 'connect-timeout' is for a "
+                   "while-connected server only");
+        return NULL;
+    } else if (connect_timeout < 1 ||
+               connect_timeout > PMEMACCESS_MAX_CONNECT_TIMEOUT) {
+        error_setg(errp, "Parameter 'connect-timeout' must be between 1 "
+                   "and %d", PMEMACCESS_MAX_CONNECT_TIMEOUT);
+        return NULL;
     }
 
     s = g_new0(PmemAccessServer, 1);
-    s->id = g_strdup(id);
+    s->id = id ? g_strdup(id) : server_new_id();
     s->write = has_write && write;
     s->max_clients = max_clients;
+    s->lifetime = lifetime;
     if (path) {
         s->addr = g_new0(SocketAddress, 1);
         s->addr->type = SOCKET_ADDRESS_TYPE_UNIX;
@@ -443,7 +547,7 @@ void qmp_pmemaccess(const char *path, SocketAddress *addr, const char *id,
         qapi_free_SocketAddress(s->addr);
         g_free(s->id);
         g_free(s);
-        return;
+        return NULL;
     }
     qio_channel_set_blocking(QIO_CHANNEL(s->listener), false, NULL);
     qemu_mutex_init(&s->lock);
@@ -453,12 +557,22 @@ void qmp_pmemaccess(const char *path, SocketAddress *addr, const char *id,
     qemu_thread_create(&s->accept_thread, "pmemaccess-accept",
                        accept_thread, s, QEMU_THREAD_JOINABLE);
     QTAILQ_INSERT_TAIL(&servers, s, next);
-    trace_pmemaccess_start(s->id, s->listener->fd, s->write);
+    trace_pmemaccess_start(s->id, s->listener->fd, s->write,
+                           PmemAccessLifetime_str(s->lifetime));
+    if (lifetime == PMEM_ACCESS_LIFETIME_WHILE_CONNECTED) {
+        s->connect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                        server_connect_timeout, s);
+        timer_mod(s->connect_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  connect_timeout * 1000);
+    }
 
     if (!exit_notifier_added) {
         qemu_add_exit_notifier(&exit_notifier);
         exit_notifier_added = true;
     }
+    info = g_new0(PmemAccessStartInfo, 1);
+    info->id = g_strdup(s->id);
+    return info;
 }
 
 void qmp_pmemaccess_stop(const char *id, Error **errp)
@@ -486,6 +600,7 @@ PmemAccessInfoList *qmp_query_pmemaccess(Error **errp)
         info->addr = QAPI_CLONE(SocketAddress, s->addr);
         info->write = s->write;
         info->max_clients = s->max_clients;
+        info->lifetime = s->lifetime;
         qemu_mutex_lock(&s->lock);
         info->clients = s->clients->len;
         qemu_mutex_unlock(&s->lock);

@@ -145,7 +145,8 @@ int main(int argc, char **argv)
     spawn_qemu(&q, qemu, args);
     snprintf(path, sizeof(path), "%s/pm.sock", q.dir);
     qmp_cmd(&q, "{\"execute\": \"pmemaccess\", \"arguments\":"
-            " {\"path\": \"%s\", \"write\": true}}", path);
+            " {\"path\": \"%s\", \"write\": true,"
+            " \"lifetime\": \"until-stopped\"}}", path);
 
     ret = pmemc_connect(&c, path);
     CHECK(ret == 0, "connect: %s", ret ? pmemc_error(c) : "");

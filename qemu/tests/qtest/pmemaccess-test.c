@@ -61,10 +61,12 @@ static void fill_random(uint8_t *buf, size_t len)
     }
 }
 
+/* The fixture's server outlives its clients; LibVMI's does not. */
 static void start_server(Fixture *f, bool write)
 {
     qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
-                             " 'arguments': { 'path': %s, 'write': %i } }",
+                             " 'arguments': { 'path': %s, 'write': %i,"
+                             " 'lifetime': 'until-stopped' } }",
                              f->path, write);
 }
 
@@ -1265,7 +1267,14 @@ static void test_bad_commands(Fixture *f, gconstpointer data)
                      " 'arguments': { 'path': %s, 'id': 'x',"
                      " 'max-clients': 0 } }", f->path);
     assert_qmp_error(f, "already exists", "{ 'execute': 'pmemaccess',"
-                     " 'arguments': { 'path': %s } }", f->path);
+                     " 'arguments': { 'path': %s, 'id': 'pmemaccess' } }",
+                     f->path);
+    assert_qmp_error(f, "while-connected", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'path': %s, 'id': 'x',"
+                     " 'connect-timeout': 5 } }", f->path);
+    assert_qmp_error(f, "between 1 and 3600", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'path': %s, 'connect-timeout': 0 } }",
+                     f->path);
     assert_qmp_error(f, "nonexistent", "{ 'execute': 'pmemaccess',"
                      " 'arguments': { 'id': 'x', 'addr': { 'type': 'fd',"
                      " 'str': 'nonexistent' } } }");
@@ -1276,6 +1285,184 @@ static void test_bad_commands(Fixture *f, gconstpointer data)
     g_assert_nonnull(info);
     qobject_unref(info);
     g_assert_null(query_server(f, "x"));
+}
+
+/* --- lifetime ----------------------------------------------------------*/
+
+/* Start a server as LibVMI does, with a path only; returns its id. */
+static char *start_libvmi_server(Fixture *f, const char *path)
+{
+    QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'pmemaccess',"
+                           " 'arguments': { 'path': %s } }", path);
+    QDict *ret = qdict_get_qdict(rsp, "return");
+    char *id;
+
+    g_assert_nonnull(ret);
+    id = g_strdup(qdict_get_str(ret, "id"));
+    qobject_unref(rsp);
+    return id;
+}
+
+static void assert_lifetime(Fixture *f, const char *id, const char *lifetime)
+{
+    QDict *info = query_server(f, id);
+
+    g_assert_nonnull(info);
+    g_assert_cmpstr(qdict_get_str(info, "lifetime"), ==, lifetime);
+    qobject_unref(info);
+}
+
+/* Poll until server @id is gone and its socket @path with it. */
+static void wait_server_gone(Fixture *f, const char *id, const char *path)
+{
+    int i;
+
+    for (i = 0; i < 1000; i++) {
+        QDict *info = query_server(f, id);
+
+        if (!info) {
+            g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+            return;
+        }
+        qobject_unref(info);
+        g_usleep(10 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+/* One LibVMI tool: connect, read, QUIT, close. */
+static void libvmi_session(Fixture *f, const char *path)
+{
+    int fd = connect_path(path);
+    uint8_t buf[PAT_LEN];
+
+    g_assert_cmpint(v1_read(fd, LOW_ADDR, buf, PAT_LEN), ==, 1);
+    g_assert_cmpmem(buf, PAT_LEN, f->low, PAT_LEN);
+    v1_send(fd, PMEMACCESS_V1_QUIT, 0, 0);
+    assert_closed(fd);
+}
+
+/*
+ * LibVMI starts a server of its own for every tool and never stops it:
+ * each gets a name of its own beside the fixture's "pmemaccess" and ends
+ * with its last client, QUIT or not; the fixture's server stays.
+ */
+static void test_lifetime_libvmi(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "vmi.sock", NULL);
+    g_autofree char *first = NULL;
+    uint8_t buf[8];
+    int i, a, b;
+
+    for (i = 0; i < 3; i++) {
+        g_autofree char *id = start_libvmi_server(f, path);
+
+        g_assert_true(g_str_has_prefix(id, "pmemaccess-"));
+        g_assert_cmpstr(id, !=, first);
+        if (!first) {
+            first = g_strdup(id);
+        }
+        assert_lifetime(f, id, "while-connected");
+        libvmi_session(f, path);
+        wait_server_gone(f, id, path);
+    }
+
+    /* two clients: the server stays until the second one goes */
+    {
+        g_autofree char *id = start_libvmi_server(f, path);
+
+        a = connect_path(path);
+        b = connect_path(path);
+        g_assert_cmpint(v1_read(a, LOW_ADDR, buf, 8), ==, 1);
+        g_assert_cmpint(v1_read(b, LOW_ADDR, buf, 8), ==, 1);
+        v1_send(a, PMEMACCESS_V1_QUIT, 0, 0);
+        assert_closed(a);
+        wait_clients(f, id, 1);
+        g_assert_cmpint(v1_read(b, HIGH_ADDR, buf, 8), ==, 1);
+        g_assert_cmpmem(buf, 8, f->high, 8);
+        close(b);                       /* no QUIT: as a killed tool */
+        wait_server_gone(f, id, path);
+    }
+
+    assert_lifetime(f, "pmemaccess", "until-stopped");
+    libvmi_session(f, f->path);
+    libvmi_session(f, f->path);
+    assert_lifetime(f, "pmemaccess", "until-stopped");
+}
+
+/* A tool killed before it connected: the server ends on its own. */
+static void test_lifetime_connect_timeout(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->dir, "vmi.sock", NULL);
+
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
+                             " 'arguments': { 'path': %s, 'id': 'lazy',"
+                             " 'lifetime': 'while-connected',"
+                             " 'connect-timeout': 1 } }", path);
+    assert_lifetime(f, "lazy", "while-connected");
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+    wait_server_gone(f, "lazy", path);
+
+    /* a server that has a client is not ended by the timeout */
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
+                             " 'arguments': { 'path': %s, 'id': 'busy',"
+                             " 'lifetime': 'while-connected',"
+                             " 'connect-timeout': 1 } }", path);
+    {
+        int fd = connect_path(path);
+        uint8_t buf[8];
+
+        g_usleep(1500 * 1000);
+        g_assert_cmpint(v1_read(fd, LOW_ADDR, buf, 8), ==, 1);
+        assert_lifetime(f, "busy", "while-connected");
+        close(fd);
+    }
+    wait_server_gone(f, "busy", path);
+}
+
+/*
+ * The default name: "pmemaccess" when free.  A server started with HMP
+ * runs until stopped; a QMP pmemaccess {path} beside it (qmp-shell after
+ * HMP) gets a name of its own, and so does a second HMP one.
+ */
+static void test_lifetime_names(Fixture *f, gconstpointer data)
+{
+    g_autofree char *p1 = g_build_filename(f->dir, "a.sock", NULL);
+    g_autofree char *p2 = g_build_filename(f->dir, "b.sock", NULL);
+    g_autofree char *id = NULL;
+    char *out;
+
+    out = qtest_hmp(f->qts, "pmemaccess %s", p1);
+    g_assert_cmpstr(out, ==, "");
+    g_free(out);
+    assert_lifetime(f, "pmemaccess", "until-stopped");
+
+    id = start_libvmi_server(f, p2);
+    g_assert_true(g_str_has_prefix(id, "pmemaccess-"));
+    assert_lifetime(f, id, "while-connected");
+    assert_lifetime(f, "pmemaccess", "until-stopped");
+
+    out = qtest_hmp(f->qts, "pmemaccess %s", f->path);
+    g_assert_nonnull(strstr(out, "pmemaccess server 'pmemaccess-"));
+    g_free(out);
+    out = qtest_hmp(f->qts, "info pmemaccess");
+    g_assert_nonnull(strstr(out, "lifetime=while-connected"));
+    g_assert_nonnull(strstr(out, "lifetime=until-stopped"));
+    g_free(out);
+
+    libvmi_session(f, p2);
+    wait_server_gone(f, id, p2);
+    libvmi_session(f, p1);
+    assert_lifetime(f, "pmemaccess", "until-stopped");
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop' }");
+    g_assert_false(g_file_test(p1, G_FILE_TEST_EXISTS));
+
+    /* free again: the next one without id is "pmemaccess" */
+    g_free(id);
+    id = start_libvmi_server(f, p1);
+    g_assert_cmpstr(id, ==, "pmemaccess");
+    libvmi_session(f, p1);
+    wait_server_gone(f, id, p1);
 }
 
 /* --- pmemmap -----------------------------------------------------------*/
@@ -1787,6 +1974,10 @@ int main(int argc, char **argv)
     add("server/add-fd", &no_server, test_add_fd);
     add("server/passed-tcp", &no_server, test_passed_tcp);
     add("server/bad-commands", &read_only, test_bad_commands);
+    add("lifetime/libvmi", &read_only, test_lifetime_libvmi);
+    add("lifetime/connect-timeout", &read_only,
+        test_lifetime_connect_timeout);
+    add("lifetime/names", &no_server, test_lifetime_names);
     add("map/live-memfd", &memfd_ram, test_map_live);
     add("map/writable", &memfd_ram_writable, test_map_writable);
     add("map/live-file", &file_ram, test_map_file);
