@@ -11,7 +11,10 @@
  *   - pmemmap: memcpy of 16 MiB from the mapping against a local memcpy
  *     and process_vm_readv on QEMU (memflow's way), and the first byte
  *     read from a fresh mapping;
- *   - the slow paths for context: xp and pmemsave over QMP.
+ *   - the slow paths users have today: xp, pmemsave and query-status
+ *     over QMP on Debian's own QEMU (stock, no series) and on the
+ *     patched one, both started with the same arguments (TCG, stopped),
+ *     interleaved in one run.
  * It prints a table and the ratios the goals are stated in.  Every read
  * is checked against the data the benchmark wrote: exit status 1 means
  * wrong data, never "too slow".
@@ -51,9 +54,22 @@
 #define PT 0x13000ULL
 #define VADDR 0x400000ULL           /* -> DATA_BASE through a 4 KiB page */
 
+#define BIOS "/usr/share/seabios/bios-256k.bin"
+#define ROM_BASE ((uint64_t)0xf0000) /* the BIOS's last 64 KiB, as ROM */
+#define ROM_LEN 0x10000
+
 static int iterations = 20000;
 static const char *qemu_bin;     /* --qemu, or $QEMU_BINARY */
+static const char *stock_bin = "/usr/bin/qemu-system-x86_64";  /* --stock */
 static spawned_qemu q;
+
+/* A QEMU whose slow paths are measured */
+typedef struct Peer {
+    spawned_qemu q;
+    char label[64];             /* "stock QEMU 7.2.22" */
+} Peer;
+
+static Peer stock, patched;
 static pid_t echo_pid;
 static pmemc *pm;                   /* protocol v2, through the library */
 static uint8_t *pattern;
@@ -69,6 +85,12 @@ static void die(const char *fmt, ...)
     va_end(ap);
     if (q.pid > 0) {
         kill(q.pid, SIGKILL);
+    }
+    if (stock.q.pid > 0) {
+        kill(stock.q.pid, SIGKILL);
+    }
+    if (patched.q.pid > 0) {
+        kill(patched.q.pid, SIGKILL);
     }
     if (echo_pid > 0) {
         kill(echo_pid, SIGKILL);
@@ -202,6 +224,8 @@ typedef struct {
     Op *op;
     uint64_t bytes;
     Result *out;
+    void *opaque;
+    bool no_warmup;             /* its first calls are what it measures */
 } Job;
 
 static void set_percentiles(double *t, int n, Result *r, double sum)
@@ -228,8 +252,8 @@ static void measure_jobs(Job *jobs, int njobs, int n)
 
     for (j = 0; j < njobs; j++) {
         t[j] = calloc(n, sizeof(double));
-        for (i = 0; i < n / 10 + 1; i++) {
-            jobs[j].op(NULL, i);                /* warm up */
+        for (i = 0; !jobs[j].no_warmup && i < n / 10 + 1; i++) {
+            jobs[j].op(jobs[j].opaque, i);      /* warm up */
         }
     }
     for (done = 0; done < n; done += block) {
@@ -237,7 +261,7 @@ static void measure_jobs(Job *jobs, int njobs, int n)
             for (i = done; i < n && i < done + block; i++) {
                 double t0 = now_ns();
 
-                jobs[j].op(NULL, i);
+                jobs[j].op(jobs[j].opaque, i);
                 t[j][i] = now_ns() - t0;
                 sum[j] += t[j][i];
             }
@@ -251,16 +275,6 @@ static void measure_jobs(Job *jobs, int njobs, int n)
     }
     free(t);
     free(sum);
-}
-
-static Result measure(const char *name, int n, uint64_t bytes, Op *op,
-                      void *opaque)
-{
-    Result r;
-    Job job = { name, op, bytes, &r };
-
-    measure_jobs(&job, 1, n);
-    return r;
 }
 
 static int v1_fd, echo_fd;
@@ -364,38 +378,104 @@ static void op_readv256(void *o, int i)
     }
 }
 
+/* --- the slow paths, on stock QEMU and on the patched one --------------*/
+
+static uint8_t rom[ROM_LEN];    /* what both peers' BIOS ROM holds */
+
+/* Start @binary stopped under TCG: both peers get the same arguments. */
+static void peer_start(Peer *p, const char *binary, const char *what)
+{
+    static const char *args[] = {
+        "-machine", "pc", "-m", "256M", "-accel", "tcg", "-S",
+        "-bios", BIOS, "-display", "none", "-nodefaults", NULL,
+    };
+    const char *v;
+    int major, minor, micro;
+
+    spawn_qemu(&p->q, binary, args);
+    v = strstr(qmp_cmd(&p->q, "{\"execute\": \"query-version\"}"),
+               "\"qemu\"");
+    if (!v || sscanf(v, "\"qemu\": {\"micro\": %d, \"minor\": %d, "
+                     "\"major\": %d", &micro, &minor, &major) != 3) {
+        die("%s: query-version unreadable", binary);
+    }
+    snprintf(p->label, sizeof(p->label), "%s QEMU %d.%d.%d", what, major,
+             minor, micro);
+}
+
 static void op_xp8(void *o, int i)
 {
-    uint64_t a = scattered(i) & ~7ULL;
-    char *line = qmp_cmd(&q, "{\"execute\": \"human-monitor-command\","
+    Peer *p = o;
+    uint64_t off = ((uint64_t)i * 8) % ROM_LEN;
+    char *line = qmp_cmd(&p->q, "{\"execute\": \"human-monitor-command\","
                          " \"arguments\": {\"command-line\":"
-                         " \"xp /2wx 0x%" PRIx64 "\"}}", a);
-    unsigned w0, w1;
+                         " \"xp /2wx 0x%" PRIx64 "\"}}", ROM_BASE + off);
+    uint32_t w[2];
     char *colon = strstr(line, ": 0x");
 
-    if (!colon || sscanf(colon + 1, " 0x%x 0x%x", &w0, &w1) != 2 ||
-        w0 != *(uint32_t *)(pattern + (a - DATA_BASE))) {
-        die("xp answered: %s", line);
+    if (!colon || sscanf(colon + 1, " 0x%x 0x%x", &w[0], &w[1]) != 2 ||
+        memcmp(w, rom + off, 8)) {
+        fprintf(stderr, "%s: xp answered: %s", p->label, line);
+        wrong = true;
     }
 }
 
 static void op_pmemsave4k(void *o, int i)
 {
+    Peer *p = o;
     char path[300];
     uint8_t buf[4096];
-    uint64_t a = DATA_BASE + (i % 64) * 4096;
+    uint64_t off = (i % (ROM_LEN / 4096)) * 4096;
     FILE *f;
 
     snprintf(path, sizeof(path), "/dev/shm/pmemaccess-bench-%d", getpid());
-    qmp_cmd(&q, "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": %" PRIu64
-            ", \"size\": 4096, \"filename\": \"%s\"}}", a, path);
+    qmp_cmd(&p->q, "{\"execute\": \"pmemsave\", \"arguments\":"
+            " {\"val\": %" PRIu64 ", \"size\": 4096, \"filename\": \"%s\"}}",
+            ROM_BASE + off, path);
     f = fopen(path, "rb");
     if (!f || fread(buf, 1, sizeof(buf), f) != sizeof(buf)) {
-        die("pmemsave output unreadable");
+        die("%s: pmemsave output unreadable", p->label);
     }
     fclose(f);
     unlink(path);
-    check(buf, a, sizeof(buf));
+    if (memcmp(buf, rom + off, sizeof(buf))) {
+        fprintf(stderr, "%s: pmemsave read other data\n", p->label);
+        wrong = true;
+    }
+}
+
+static void op_query_status(void *o, int i)
+{
+    Peer *p = o;
+
+    if (!strstr(qmp_cmd(&p->q, "{\"execute\": \"query-status\"}"),
+                "\"prelaunch\"")) {
+        die("%s: query-status: not stopped", p->label);
+    }
+}
+
+static char *strdup_printf(const char *fmt, ...)
+{
+    va_list ap;
+    char *str;
+
+    va_start(ap, fmt);
+    if (vasprintf(&str, fmt, ap) < 0) {
+        die("out of memory");
+    }
+    va_end(ap);
+    return str;
+}
+
+static void read_rom(void)
+{
+    FILE *f = fopen(BIOS, "rb");
+
+    if (!f || fseek(f, -ROM_LEN, SEEK_END) ||
+        fread(rom, 1, ROM_LEN, f) != ROM_LEN) {
+        die("cannot read the last 64 KiB of %s", BIOS);
+    }
+    fclose(f);
 }
 
 /* --- pmemmap ------------------------------------------------------------*/
@@ -468,9 +548,16 @@ static void op_process_vm_readv(void *o, int i)
 /* The first byte of a page not touched since mmap(): a page fault */
 static uint8_t *fresh;
 
+/*
+ * A read fault on a file mapping maps up to 64 KiB around the page
+ * (fault_around_bytes): first reads 64 KiB apart each take a fault.
+ */
+#define FAULT_AROUND (64 * 1024)
+
+/* @o: the stride (a uint64_t) */
 static void op_first_byte(void *o, int i)
 {
-    volatile uint8_t b = fresh[((uint64_t)i * 4096) % BULK];
+    volatile uint8_t b = fresh[(i * *(uint64_t *)o) % BULK];
 
     (void)b;
 }
@@ -478,7 +565,7 @@ static void op_first_byte(void *o, int i)
 /* Throughput is taken from the median time, like the ratios. */
 static void print(const Result *r)
 {
-    printf("| %-40s | %10.2f | %10.2f |", r->name, r->p50 / 1e3,
+    printf("| %-44s | %10.2f | %10.2f |", r->name, r->p50 / 1e3,
            r->p99 / 1e3);
     if (r->bytes >= MiB) {
         printf(" %8.2f GB/s |\n", r->bytes / r->p50);
@@ -520,8 +607,10 @@ static void setup_guest(const char *pm_path)
 int main(int argc, char **argv)
 {
     char pm_path[300];
-    Result echo, bulk, read8, vread8, v1r, r16, singles, readv, xp, psave;
-    Result lmemcpy, mmemcpy, pvr, first;
+    Result echo, bulk, read8, vread8, v1r, r16, singles, readv;
+    Result xp[2], psave[2], status[2];
+    bool have_stock;
+    Result lmemcpy, mmemcpy, pvr, first, first_seq;
     static const char *qemu_args[] = {
         "-machine", "pc,memory-backend=ram0", "-m", "1G",
         "-object", "memory-backend-memfd,id=ram0,size=1G,share=on",
@@ -536,8 +625,11 @@ int main(int argc, char **argv)
             iterations = 200;
         } else if (!strcmp(argv[i], "--qemu") && i + 1 < argc) {
             qemu_bin = argv[++i];
+        } else if (!strcmp(argv[i], "--stock") && i + 1 < argc) {
+            stock_bin = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--qemu PATH]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--qemu PATH] "
+                    "[--stock PATH]\n", argv[0]);
             return 2;
         }
     }
@@ -592,20 +684,58 @@ int main(int argc, char **argv)
 
         measure_jobs(copies, ARRAY_LEN(copies), slow);
     }
-    /* a fresh mapping, each page touched once: no warm-up */
+    /* fresh mappings, each byte read once: no warm-up */
     fresh = map_data(&fresh_view);
-    first = measure("pmemmap: first byte of a fresh page", BULK / 4096 - 1,
-                    0, op_first_byte, NULL);
+    {
+        static uint64_t stride = FAULT_AROUND;
+        Job job = { "pmemmap: first byte, fresh (a page fault)",
+                    op_first_byte, 0, &first, &stride, true };
+
+        measure_jobs(&job, 1, BULK / FAULT_AROUND);
+    }
+    pmemc_unmap(fresh_view);
+    fresh = map_data(&fresh_view);
+    {
+        static uint64_t stride = 4096;
+        Job job = { "pmemmap: first byte of each page, in order",
+                    op_first_byte, 0, &first_seq, &stride, true };
+
+        measure_jobs(&job, 1, BULK / 4096);
+    }
     check((const void *)fresh, DATA_BASE, 4096);
-    xp = measure("xp /2wx over QMP (8 B)", slow, 0, op_xp8, NULL);
-    psave = measure("pmemsave 4 KiB to /dev/shm over QMP", slow, 0,
-                    op_pmemsave4k, NULL);
+
+    read_rom();
+    have_stock = access(stock_bin, X_OK) == 0;
+    if (have_stock) {
+        peer_start(&stock, stock_bin, "stock");
+    }
+    peer_start(&patched, qemu_bin, "patched");
+    {
+        Peer *peers[2] = { &patched, &stock };
+        Job slow_paths[6];
+        int n = 0, k;
+
+        for (k = 0; k < (have_stock ? 2 : 1); k++) {
+            Peer *p = peers[k];
+
+            slow_paths[n++] = (Job) { strdup_printf("%s: xp /2wx (8 B)",
+                                                    p->label),
+                                      op_xp8, 0, &xp[k], p };
+            slow_paths[n++] = (Job) { strdup_printf("%s: pmemsave 4 KiB",
+                                                    p->label),
+                                      op_pmemsave4k, 0, &psave[k], p };
+            slow_paths[n++] = (Job) { strdup_printf("%s: query-status",
+                                                    p->label),
+                                      op_query_status, 0, &status[k], p };
+        }
+        measure_jobs(slow_paths, n, slow);
+    }
 
     printf("\npmemaccess-bench: %d iterations (%d for the slow ones)\n\n",
            iterations, slow);
-    printf("| %-40s | %10s | %10s | %13s |\n", "operation", "p50 us",
+    printf("| %-44s | %10s | %10s | %13s |\n", "operation", "p50 us",
            "p99 us", "throughput");
-    printf("|%s|%s|%s|%s|\n", "------------------------------------------",
+    printf("|%s|%s|%s|%s|\n", "----------------------------------------------",
            "------------", "------------", "---------------");
     print(&echo);
     print(&read8);
@@ -615,12 +745,20 @@ int main(int argc, char **argv)
     print(&r16);
     print(&singles);
     print(&readv);
-    print(&xp);
-    print(&psave);
     print(&lmemcpy);
     print(&mmemcpy);
     print(&pvr);
     print(&first);
+    print(&first_seq);
+    for (i = 0; i < (have_stock ? 2 : 1); i++) {
+        print(&xp[i]);
+        print(&psave[i]);
+        print(&status[i]);
+    }
+    if (!have_stock) {
+        printf("\nNo stock QEMU at %s (apt-get install qemu-system-x86, or "
+               "--stock PATH): its rows are missing.\n", stock_bin);
+    }
 
     printf("\n| %-52s | %10s | %12s | %s |\n",
            "goal (ratios of p50 times)", "measured", "goal", "verdict");
@@ -640,11 +778,21 @@ int main(int argc, char **argv)
          lmemcpy.p50 / mmemcpy.p50, ">=", 0.9);
     goal("pmemmap 16 MiB throughput / process_vm_readv",
          pvr.p50 / mmemcpy.p50, ">=", 1.0);
-    goal("pmemmap first byte of a fresh page (p50)",
+    goal("pmemmap first byte, fresh (a page fault, p50)",
          first.p50 / 1e3, "<", 1.0);
-    goal("xp 8 B / v2 READ 8 B (how much faster than xp)",
-         xp.p50 / read8.p50, ">=", 1);
-    goal("pmemsave 4 KiB / v2 READ 8 B", psave.p50 / read8.p50, ">=", 1);
+    if (have_stock) {
+        goal("stock xp 8 B / v2 READ 8 B (what users have today)",
+             xp[1].p50 / read8.p50, ">=", 1);
+        goal("stock pmemsave 4 KiB / v2 READ 8 B", psave[1].p50 / read8.p50,
+             ">=", 1);
+    }
+    goal("patched xp 8 B / v2 READ 8 B", xp[0].p50 / read8.p50, ">=", 1);
+    goal("patched pmemsave 4 KiB / v2 READ 8 B", psave[0].p50 / read8.p50,
+         ">=", 1);
+    if (have_stock) {
+        goal("stock query-status / patched (QMP input, patch 0006)",
+             status[1].p50 / status[0].p50, ">=", 1);
+    }
 
     pmemc_unmap(view);
     pmemc_unmap(fresh_view);
@@ -652,6 +800,10 @@ int main(int argc, char **argv)
     kill(echo_pid, SIGTERM);
     waitpid(echo_pid, NULL, 0);
     stop_qemu(&q);
+    stop_qemu(&patched.q);
+    if (have_stock) {
+        stop_qemu(&stock.q);
+    }
     if (wrong) {
         printf("\npmemaccess-bench: WRONG DATA was read\n");
         return 1;

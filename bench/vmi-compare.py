@@ -6,7 +6,9 @@
 One run starts the patched QEMU (TCG, 1 GiB of RAM in a shared memfd, a
 tiny BIOS that increments a counter at 0x500 forever), prepares guest
 memory through pmemaccess writes, and measures these paths on the same
-workloads:
+workloads (and xp, pmemsave and the gdbstub of Debian's own QEMU, stock,
+started with the same arguments, its RAM written through its memfd: what
+users have today):
 
   xp                   QMP human-monitor-command "xp /Nbx ADDR"
   pmemsave             QMP pmemsave to a file in /dev/shm, then read it
@@ -29,13 +31,14 @@ Every read is checked against the data written: exit status 1 means
 wrong data (never "too slow"), 2 an error.  Writes OUT/compare.md and
 OUT/compare.png (the latter needs python3-matplotlib).
 
-    vmi-compare.py [--qemu PATH] [--out DIR] [--quick]
+    vmi-compare.py [--qemu PATH] [--stock PATH] [--out DIR] [--quick]
 """
 
 import argparse
 import ctypes
 import json
 import math
+import mmap
 import os
 import platform
 import random
@@ -226,12 +229,18 @@ class Path:
         pass
 
 
+def peer_name(path, peer):
+    """@path's class name with @peer ("stock QEMU 7.2.22") appended."""
+    return "%s, %s" % (type(path).name, peer) if peer else type(path).name
+
+
 class XpPath(Path):
     name = "xp (HMP over QMP)"
     CHUNK = 4096
 
-    def __init__(self, qmp):
+    def __init__(self, qmp, peer=None):
         self.qmp = qmp
+        self.name = peer_name(self, peer)
 
     def read(self, addr, n):
         parts = []
@@ -253,8 +262,9 @@ class XpPath(Path):
 class PmemsavePath(Path):
     name = "pmemsave (QMP + file)"
 
-    def __init__(self, qmp):
+    def __init__(self, qmp, peer=None):
         self.qmp = qmp
+        self.name = peer_name(self, peer)
         fd, self.file = tempfile.mkstemp(prefix="vmi-compare-",
                                          dir="/dev/shm")
         os.close(fd)
@@ -274,7 +284,8 @@ class PmemsavePath(Path):
 class GdbPath(Path):
     name = "gdbstub"
 
-    def __init__(self, path):
+    def __init__(self, path, peer=None):
+        self.name = peer_name(self, peer)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
         self.buf = bytearray()
@@ -457,6 +468,38 @@ class MapPath(V2Path):
 
 PATH_ORDER = [XpPath, PmemsavePath, GdbPath, VmReadvPath, V1Path, V2Path,
               ReadvPath, VirtualPath, MapPath]
+
+
+class MemfdWriter:
+    """Writes guest RAM of a QEMU without pmemaccess (stock) through its
+    memory-backend-memfd, opened by /proc/PID/fd: how the stock peer gets
+    the same guest memory as the patched one."""
+    max_payload = 16 * MiB
+
+    def __init__(self, pid, size):
+        fd_dir = "/proc/%d/fd" % pid
+        for name in os.listdir(fd_dir):
+            try:
+                link = os.readlink(os.path.join(fd_dir, name))
+            except OSError:
+                continue
+            if link.startswith("/memfd:"):
+                fd = os.open(os.path.join(fd_dir, name), os.O_RDWR)
+                if os.fstat(fd).st_size == size:
+                    break
+                os.close(fd)
+        else:
+            raise RuntimeError("QEMU %d has no memfd of guest RAM" % pid)
+        try:
+            self.mem = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+
+    def write(self, addr, data):
+        self.mem[addr:addr + len(data)] = data
+
+    def close(self):
+        self.mem.close()
 
 
 # --------------------------------------------------------------------------
@@ -764,6 +807,18 @@ def stop_load(pid, stop_w, res_r):
     return loops, bad
 
 
+def time_qmp_pair(a, b, calls):
+    """query-status on @a and @b in alternating blocks of 10 calls."""
+    cells = ([], [])
+    for _ in range(max(1, calls // 10)):
+        for m, samples in zip((a, b), cells):
+            for _ in range(10):
+                t0 = time.perf_counter_ns()
+                m.cmd("query-status")
+                samples.append((time.perf_counter_ns() - t0) * 1e-9)
+    return Cell(cells[0]), Cell(cells[1])
+
+
 def time_qmp(qmp, calls):
     samples = []
     for _ in range(calls):
@@ -830,7 +885,38 @@ def baseline_for(wl, base):
     return [("%d RT" % n, rt and rt * n)]
 
 
-def report(res, paths, base, busy, info, policy):
+def users_today(res, peers):
+    """Rows: per workload, xp and pmemsave of stock QEMU and of the
+    patched one, pmemaccess v2 and pmemmap, and the ratios of p50s."""
+    def p50(name, wl):
+        c = res[name].get(wl) if name else None
+        return c.p50 if c and c.p50 else None
+
+    def est(name, wl):
+        c = res[name].get(wl) if name else None
+        return "est. " if c is not None and c.est is not None else ""
+
+    def cell(name, wl):
+        t = p50(name, wl)
+        return est(name, wl) + ft(t) if t else "n/a"
+
+    def ratio(a, b):
+        return fr(a / b) if a and b else "–"
+
+    sxp, spm = (peers["stock"] + [None, None])[:2]
+    pxp, ppm = peers["patched"][:2]
+    rows = []
+    for wl, title in WORKLOADS:
+        v2, mp = p50(peers["v2"], wl), p50(peers["pmemmap"], wl)
+        rows.append([title, cell(sxp, wl), cell(spm, wl), cell(pxp, wl),
+                     cell(ppm, wl), cell(peers["v2"], wl),
+                     cell(peers["pmemmap"], wl),
+                     ratio(p50(sxp, wl), v2), ratio(p50(pxp, wl), v2),
+                     ratio(p50(sxp, wl), mp), ratio(p50(pxp, wl), mp)])
+    return rows
+
+
+def report(res, paths, base, busy, info, policy, peers):
     fastest = {}
     for wl, _ in WORKLOADS:
         vals = [res[p][wl].p50 for p in paths
@@ -882,6 +968,16 @@ def report(res, paths, base, busy, info, policy):
                 mps(busy["loaded"]), busy["loops"])],
             ["QMP query-status, guest stopped"] + bl(busy["qs_stopped"]) +
             ["%d calls" % busy["qs_stopped"].reps],
+        ]
+        if "qs_stock" in busy:
+            rows2 += [
+                ["QMP query-status, %s, stopped" % busy["stock"]] +
+                bl(busy["qs_stock"]) +
+                ["**%s** the patched QEMU's, alternating blocks of 10 "
+                 "calls (patched p50 %s)" %
+                 (vs(busy["qs_stock"], busy["qs_patched"]),
+                  ft(busy["qs_patched"].p50))]]
+        rows2 += [
             ["QMP query-status, guest running + load"] +
             bl(busy["qs_busy"]) +
             ["**%s** stopped p50 (p99: %s)" %
@@ -938,8 +1034,23 @@ def report(res, paths, base, busy, info, policy):
         "0x1000-0x8fff (an `and di,0x7ffe` keeps its stores off the "
         "counter, see the source).",
     ]
+    stock = busy.get("stock", "stock QEMU (not installed)")
+    t0 = md_table(["workload", "xp, %s" % stock, "pmemsave, %s" % stock,
+                   "xp, patched", "pmemsave, patched", "pmemaccess v2",
+                   "pmemmap", "v2 vs stock xp", "v2 vs patched xp",
+                   "pmemmap vs stock xp", "pmemmap vs patched xp"],
+                  users_today(res, peers))
     md = ["# vmi-compare: reading guest memory, every way, in one run", "",
           info, "",
+          "## Against what users have today", "",
+          "xp (LibVMI's fallback, drgn's --qemu) and pmemsave of Debian's "
+          "own QEMU (%s, no series) and of the patched QEMU, both started "
+          "with the same arguments and measured in this run; the ratios "
+          "(p50 over p50) say how many times faster pmemaccess v2 and "
+          "pmemmap are.  The gdbstub, in the next table, is faster than "
+          "both for small reads, but it is a debugger's: the guest stops "
+          "when one attaches, and it serves one at a time." % stock, "",
+          t0, "",
           "## p50 latency [ratio to the fastest path of the workload]", "",
           t1, "", "## Baselines and busy guest", "", t2, "",
           "## Every cell: p50, p99, min, throughput, ratios", "", t3, "",
@@ -1012,6 +1123,9 @@ def plot(res, paths, base, png):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qemu", default=qemubuild.BINARY)
+    ap.add_argument("--stock", default="/usr/bin/qemu-system-x86_64",
+                    help="Debian's own QEMU, the peer users have today "
+                    "(if missing, its rows are left out)")
     ap.add_argument("--out", default=os.path.join(
         TOP, "build", qemubuild.BASE, "compare"))
     ap.add_argument("--quick", action="store_true",
@@ -1020,8 +1134,9 @@ def main():
     policy = Policy(args.quick)
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    socks = {k: os.path.join(out, k + ".sock") for k in ("qmp", "gdb", "vmi")}
-    if len(socks["vmi"]) > 100:
+    socks = {k: os.path.join(out, k + ".sock")
+             for k in ("qmp", "gdb", "vmi", "stock-qmp", "stock-gdb")}
+    if len(socks["stock-qmp"]) > 100:
         raise RuntimeError("%s: path too long for a UNIX socket" % out)
     if not os.access(args.qemu, os.X_OK):
         raise RuntimeError("no QEMU at %s (make build)" % args.qemu)
@@ -1039,9 +1154,25 @@ def main():
     with open(bios_path, "wb") as f:
         f.write(bios)
 
+    def start_qemu(binary, qmp_sock, gdb_sock):
+        """The same machine for the patched QEMU and the stock one."""
+        return subprocess.Popen([
+            binary, "-machine", "pc,memory-backend=ram0", "-m", "1G",
+            "-object", "memory-backend-memfd,id=ram0,size=1G,share=on",
+            "-accel", "tcg", "-bios", bios_path, "-display", "none",
+            "-nodefaults", "-S",
+            "-qmp", "unix:%s,server=on,wait=off" % qmp_sock,
+            "-gdb", "unix:%s,server=on,wait=off" % gdb_sock],
+            stdin=subprocess.DEVNULL)
+
+    def label(version, what):
+        return "%s QEMU %d.%d.%d" % (what, version["major"], version["minor"],
+                                     version["micro"])
+
     errors = []
     proc = qmp = echo_pid = load = None
-    paths = []
+    stock_proc = stock_qmp = None
+    paths, stock_names = [], []
     counter = None
     try:
         echo_sock, echo_pid = start_echo()
@@ -1049,16 +1180,27 @@ def main():
         for s in socks.values():
             if os.path.exists(s):
                 os.unlink(s)
-        proc = subprocess.Popen([
-            args.qemu, "-machine", "pc,memory-backend=ram0", "-m", "1G",
-            "-object", "memory-backend-memfd,id=ram0,size=1G,share=on",
-            "-accel", "tcg", "-bios", bios_path, "-display", "none",
-            "-nodefaults", "-S",
-            "-qmp", "unix:%s,server=on,wait=off" % socks["qmp"],
-            "-gdb", "unix:%s,server=on,wait=off" % socks["gdb"]],
-            stdin=subprocess.DEVNULL)
+        proc = start_qemu(args.qemu, socks["qmp"], socks["gdb"])
         qmp = Qmp(socks["qmp"], proc)
         version = qmp.cmd("query-version")["qemu"]
+        patched = label(version, "patched")
+        stock_paths = []
+        if os.access(args.stock, os.X_OK):
+            stock_proc = start_qemu(args.stock, socks["stock-qmp"],
+                                    socks["stock-gdb"])
+            stock_qmp = Qmp(socks["stock-qmp"], stock_proc)
+            stock = label(stock_qmp.cmd("query-version")["qemu"], "stock")
+            ram = MemfdWriter(stock_proc.pid, 1 * GiB)
+            guest.write(ram)
+            ram.close()
+            stock_paths = [XpPath(stock_qmp, stock),
+                           PmemsavePath(stock_qmp, stock),
+                           GdbPath(socks["stock-gdb"], stock)]
+            stock_names = [p.name for p in stock_paths]
+        else:
+            print("vmi-compare: no stock QEMU at %s (apt-get install "
+                  "qemu-system-x86, or --stock PATH): its rows are left out"
+                  % args.stock, flush=True)
         qmp.cmd("pmemaccess", path=socks["vmi"], write=True,
                 lifetime="until-stopped")
         qmp.cmd("pmemmap")
@@ -1066,12 +1208,16 @@ def main():
         guest.write(counter)
         base_addr = guest_ram_base(proc.pid)
 
-        gdb = GdbPath(socks["gdb"])
         v2 = V2Path(socks["vmi"])
         readv = ReadvPath(socks["vmi"])
-        paths = [XpPath(qmp), PmemsavePath(qmp), gdb,
-                 VmReadvPath(proc.pid, base_addr), V1Path(socks["vmi"]),
-                 v2, readv, VirtualPath(socks["vmi"]), MapPath(socks["vmi"])]
+        gdb = GdbPath(socks["gdb"], patched)
+        slow = [XpPath(qmp, patched), PmemsavePath(qmp, patched), gdb]
+        mapped = MapPath(socks["vmi"])
+        paths = stock_paths + slow + [
+            VmReadvPath(proc.pid, base_addr), V1Path(socks["vmi"]), v2,
+            readv, VirtualPath(socks["vmi"]), mapped]
+        peers = {"stock": stock_names, "patched": [p.name for p in slow],
+                 "v2": v2.name, "pmemmap": mapped.name}
         names = [p.name for p in paths]
 
         print("vmi-compare: %s mode; QEMU pid %d; guest RAM at %#x in QEMU"
@@ -1112,9 +1258,14 @@ def main():
             base.setdefault(k, None)
 
         # Busy guest.
-        busy = {"qs_stopped": time_qmp(qmp, policy.qs_calls),
+        busy = {}
+        if stock_qmp:
+            busy["qs_stock"], busy["qs_patched"] = time_qmp_pair(
+                stock_qmp, qmp, policy.qs_calls)
+            busy["stock"] = stock
+        busy.update({"qs_stopped": time_qmp(qmp, policy.qs_calls),
                 "r8_idle": res[v2.name].get("r8"),
-                "scatter_idle": res[readv.name].get("scatter")}
+                "scatter_idle": res[readv.name].get("scatter")})
         gdb.close()     # the gdbstub stops a running VM on any byte it gets
         qmp.cmd("cont")
         time.sleep(0.2)
@@ -1163,7 +1314,7 @@ def main():
                     "quick" if policy.quick else "full", policy.max_reps,
                     policy.cap, policy.min_reps, elapsed,
                     time.strftime("%Y-%m-%d %H:%M")))
-        md, _ = report(res, names, base, busy, info, policy)
+        md, _ = report(res, names, base, busy, info, policy, peers)
         print()
         print(md)
         with open(os.path.join(out, "compare.md"), "w") as f:
@@ -1186,24 +1337,25 @@ def main():
                 pass
         if counter:
             counter.close()
-        if qmp:
-            try:
-                qmp.sock.settimeout(5)
-                qmp.cmd("quit")
-            except Exception:
-                pass
-            qmp.close()
-        if proc:
-            if proc.poll() is None:
+        for m, pr in ((qmp, proc), (stock_qmp, stock_proc)):
+            if m:
                 try:
-                    proc.wait(2)
+                    m.sock.settimeout(5)
+                    m.cmd("quit")
+                except Exception:
+                    pass
+                m.close()
+            if pr:
+                if pr.poll() is None:
+                    try:
+                        pr.wait(2)
+                    except subprocess.TimeoutExpired:
+                        pr.terminate()
+                try:
+                    pr.wait(5)
                 except subprocess.TimeoutExpired:
-                    proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                    pr.kill()
+                    pr.wait()
         if echo_pid:
             try:
                 os.kill(echo_pid, signal.SIGKILL)

@@ -20,6 +20,8 @@ packages=(
     cpio bpftool telnet
     # the fuzz target: clang with libFuzzer and the sanitizers; memcheck
     clang libclang-rt-14-dev valgrind
+    # the benchmarks' peer: what users have today (Debian's own QEMU)
+    qemu-system-x86
     # bench/vmi-compare.py's chart
     python3-matplotlib
 )
