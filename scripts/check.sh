@@ -33,7 +33,7 @@ qtests=(
     test-hmp
 )
 module_tests=(test_pmemaccess test_paused test_libvmi_sessions test_qmp_memory
-              test_cli)
+              test_server_limits test_cli)
 guest_tests=(test_guest test_vmcoreinfo test_real_clients test_demo)
 
 passed=0

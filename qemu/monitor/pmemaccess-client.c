@@ -847,7 +847,8 @@ PmemAccessClient *pmemaccess_client_start(PmemAccessServer *s,
     c->in = g_malloc(PMEMACCESS_CHUNK);
     c->out = g_malloc(PMEMACCESS_CHUNK);
     qio_channel_set_blocking(c->ioc, true, NULL);
-    qemu_thread_create(&thread, "pmemaccess-client", client_thread, c,
+    /* 15 characters at most, or Linux keeps no name */
+    qemu_thread_create(&thread, "pmemacc-client", client_thread, c,
                        QEMU_THREAD_DETACHED);
     return c;
 }

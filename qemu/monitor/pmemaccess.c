@@ -207,13 +207,9 @@ static void refuse(PmemAccessServer *s, QIOChannelSocket *sioc,
     object_unref(OBJECT(sioc));
 }
 
-static void accept_one(PmemAccessServer *s)
+/* Serve @sioc, just accepted, unless it must be refused. */
+static void accept_one(PmemAccessServer *s, QIOChannelSocket *sioc)
 {
-    QIOChannelSocket *sioc = qio_channel_socket_accept(s->listener, NULL);
-
-    if (!sioc) {
-        return;             /* the peer went away, or EAGAIN */
-    }
     if (s->check_peer && !peer_is_trusted(sioc)) {
         refuse(s, sioc, "peer runs as another user");
         return;
@@ -237,6 +233,8 @@ static void accept_one(PmemAccessServer *s)
     qemu_mutex_unlock(&s->lock);
 }
 
+#define PMEMACCESS_ACCEPT_BACKOFF_MS    100
+
 static void *accept_thread(void *opaque)
 {
     PmemAccessServer *s = opaque;
@@ -246,6 +244,9 @@ static void *accept_thread(void *opaque)
     };
 
     for (;;) {
+        QIOChannelSocket *sioc;
+        Error *err = NULL;
+
         if (poll(fds, ARRAY_SIZE(fds), -1) < 0) {
             if (errno == EINTR) {
                 continue;
@@ -255,8 +256,24 @@ static void *accept_thread(void *opaque)
         if (fds[1].revents) {
             break;
         }
-        if (fds[0].revents) {
-            accept_one(s);
+        if (!fds[0].revents) {
+            continue;
+        }
+        sioc = qio_channel_socket_accept(s->listener, &err);
+        if (sioc) {
+            accept_one(s, sioc);
+            continue;
+        }
+        /*
+         * Out of file descriptors (or memory), the connection stays in
+         * the backlog and poll() returns at once: wait before trying
+         * again, or until the server stops.  (Also after a client that
+         * went away before accept(): rare, and harmless.)
+         */
+        trace_pmemaccess_refuse(s->id, error_get_pretty(err));
+        error_free(err);
+        if (poll(&fds[1], 1, PMEMACCESS_ACCEPT_BACKOFF_MS) > 0) {
+            break;
         }
     }
     return NULL;
@@ -553,8 +570,15 @@ PmemAccessStartInfo *qmp_pmemaccess(const char *path, SocketAddress *addr,
     qemu_mutex_init(&s->lock);
     s->clients = g_ptr_array_new();
     s->refs = 1;
-    event_notifier_init(&s->stop, false);
-    qemu_thread_create(&s->accept_thread, "pmemaccess-accept",
+    if (event_notifier_init(&s->stop, false) < 0) {
+        error_setg_errno(errp, errno, "Cannot start pmemaccess server '%s'",
+                         s->id);
+        qio_channel_close(QIO_CHANNEL(s->listener), NULL);
+        object_unref(OBJECT(s->listener));
+        server_free(s);
+        return NULL;
+    }
+    qemu_thread_create(&s->accept_thread, "pmemacc-accept",
                        accept_thread, s, QEMU_THREAD_JOINABLE);
     QTAILQ_INSERT_TAIL(&servers, s, next);
     trace_pmemaccess_start(s->id, s->listener->fd, s->write,
