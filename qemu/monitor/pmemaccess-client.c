@@ -10,6 +10,12 @@
  * assembled in the output buffer, so a small read or a batch goes out in
  * one sendmsg().
  *
+ * Time is bounded too: a client may stay idle between requests for as
+ * long as it likes, but once the first byte of a request has arrived,
+ * the rest of it must arrive and its reply must be taken within the
+ * server's request timeout, or the connection is closed.  The socket is
+ * non-blocking and every wait is a poll() against that deadline.
+ *
  * Copyright (c) 2026 The qemu-vmi authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -47,21 +53,105 @@ struct PmemAccessClient {
     uint8_t *out;               /* PMEMACCESS_CHUNK bytes */
     size_t out_len;             /* bytes of out waiting to be sent */
     bool paused;                /* vCPUs paused: out must not be flushed */
+    int64_t deadline;           /* monotonic us, 0 between requests */
     uint32_t status[PMEMACCESS_MAX_SEGMENTS];
 };
 
 /* --- I/O ---------------------------------------------------------------*/
 
+/*
+ * Wait until the socket is ready for @events; false on an error, or when
+ * the current request is out of time.
+ */
+static bool client_wait(PmemAccessClient *c, short events)
+{
+    struct pollfd pfd = { .fd = c->sioc->fd, .events = events };
+
+    for (;;) {
+        int timeout = -1;
+        int ret;
+
+        if (c->deadline) {
+            int64_t left = c->deadline - g_get_monotonic_time();
+
+            if (left <= 0) {
+                trace_pmemaccess_client_bad_request(c, "request timeout");
+                return false;
+            }
+            timeout = MIN(left / 1000 + 1, INT_MAX);
+        }
+        ret = poll(&pfd, 1, timeout);
+        if (ret > 0) {
+            return true;
+        }
+        if (ret < 0 && errno != EINTR) {
+            return false;
+        }
+    }
+}
+
 static bool recv_all(PmemAccessClient *c, void *buf, size_t len)
 {
-    return qio_channel_read_all(c->ioc, buf, len, NULL) == 0;
+    while (len) {
+        ssize_t n = qio_channel_read(c->ioc, buf, len, NULL);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            if (!client_wait(c, POLLIN)) {
+                return false;
+            }
+            continue;
+        }
+        if (n <= 0) {
+            return false;           /* EOF or error */
+        }
+        buf = (uint8_t *)buf + n;
+        len -= n;
+    }
+    return true;
+}
+
+/*
+ * The first byte of the next request, for as long as the client takes;
+ * the request's time starts when it arrives.  False at EOF.
+ */
+static bool recv_request_start(PmemAccessClient *c, void *first)
+{
+    int64_t timeout = pmemaccess_server_request_timeout(c->server);
+
+    c->deadline = 0;
+    if (!recv_all(c, first, 1)) {
+        return false;
+    }
+    if (timeout) {
+        c->deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
+    }
+    return true;
+}
+
+static bool send_all(PmemAccessClient *c, const void *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = qio_channel_write(c->ioc, buf, len, NULL);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            if (!client_wait(c, POLLOUT)) {
+                return false;
+            }
+            continue;
+        }
+        if (n < 0) {
+            return false;
+        }
+        buf = (const uint8_t *)buf + n;
+        len -= n;
+    }
+    return true;
 }
 
 static bool out_flush(PmemAccessClient *c)
 {
     assert(!c->paused);
-    if (c->out_len &&
-        qio_channel_write_all(c->ioc, (char *)c->out, c->out_len, NULL)) {
+    if (c->out_len && !send_all(c, c->out, c->out_len)) {
         return false;
     }
     c->out_len = 0;
@@ -167,10 +257,10 @@ static bool out_phys_direct(PmemAccessClient *c, uint64_t addr, uint64_t len)
             n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
         }
         if (n < 0) {
-            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                poll(&pfd, 1, -1);
+                if (!client_wait(c, POLLOUT)) {
+                    return false;
+                }
                 continue;
             }
             if (errno == EINTR) {
@@ -323,8 +413,8 @@ static void serve_v1(PmemAccessClient *c, uint8_t first)
         valid = !len || addr + len - 1 >= addr;
         ok = type == PMEMACCESS_V1_READ ? v1_read(c, addr, len, valid) :
                                           v1_write(c, addr, len, valid);
-        if (!ok || qio_channel_read_all_eof(c->ioc, (char *)&req,
-                                            sizeof(req), NULL) != 1) {
+        if (!ok || !recv_request_start(c, &req) ||
+            !recv_all(c, (uint8_t *)&req + 1, sizeof(req) - 1)) {
             return;
         }
     }
@@ -781,8 +871,8 @@ static void serve_v2(PmemAccessClient *c)
     if (!v2_hello(c)) {
         return;
     }
-    while (qio_channel_read_all_eof(c->ioc, (char *)&req, sizeof(req),
-                                    NULL) == 1) {
+    while (recv_request_start(c, &req) &&
+           recv_all(c, (uint8_t *)&req + 1, sizeof(req) - 1)) {
         if (le32_to_cpu(req.magic) != PMEMACCESS_V2_REQUEST_MAGIC) {
             trace_pmemaccess_client_bad_request(c, "request magic");
             pmemaccess_server_count(c->server, 0, 0, true);
@@ -808,7 +898,7 @@ static void *client_thread(void *opaque)
     uint8_t first;
 
     rcu_register_thread();
-    if (qio_channel_read_all_eof(c->ioc, (char *)&first, 1, NULL) == 1) {
+    if (recv_request_start(c, &first)) {
         if (first == PMEMACCESS_V2_CLIENT_MAGIC[0]) {
             trace_pmemaccess_client_start(c, 2);
             serve_v2(c);
@@ -846,7 +936,7 @@ PmemAccessClient *pmemaccess_client_start(PmemAccessServer *s,
     c->ioc = QIO_CHANNEL(sioc);
     c->in = g_malloc(PMEMACCESS_CHUNK);
     c->out = g_malloc(PMEMACCESS_CHUNK);
-    qio_channel_set_blocking(c->ioc, true, NULL);
+    qio_channel_set_blocking(c->ioc, false, NULL);
     /* 15 characters at most, or Linux keeps no name */
     qemu_thread_create(&thread, "pmemacc-client", client_thread, c,
                        QEMU_THREAD_DETACHED);

@@ -34,11 +34,11 @@ void hmp_pmemaccess(Monitor *mon, const QDict *qdict)
         addr.u.fd.str = (char *)fdname;
         info = qmp_pmemaccess(NULL, &addr, id, true, write, false, 0,
                               true, PMEM_ACCESS_LIFETIME_UNTIL_STOPPED,
-                              false, 0, &err);
+                              false, 0, false, 0, &err);
     } else {
         info = qmp_pmemaccess(where, NULL, id, true, write, false, 0,
                               true, PMEM_ACCESS_LIFETIME_UNTIL_STOPPED,
-                              false, 0, &err);
+                              false, 0, false, 0, &err);
     }
     if (info && !id && strcmp(info->id, "pmemaccess")) {
         monitor_printf(mon, "pmemaccess server '%s' started\n", info->id);

@@ -53,6 +53,7 @@ PmemMap *pmemaccess_server_get_map(PmemAccessServer *s);
 void pmemaccess_server_count(PmemAccessServer *s, uint64_t bytes_read,
                              uint64_t bytes_written, bool error);
 void pmemaccess_server_client_done(PmemAccessServer *s, void *client);
+int64_t pmemaccess_server_request_timeout(PmemAccessServer *s);
 
 /* pmemaccess-client.c: one connection, served on its own thread */
 typedef struct PmemAccessClient PmemAccessClient;

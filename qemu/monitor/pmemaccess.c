@@ -44,6 +44,8 @@
 #define PMEMACCESS_MAX_CLIENTS          1024
 #define PMEMACCESS_DEFAULT_CONNECT_TIMEOUT 30     /* seconds */
 #define PMEMACCESS_MAX_CONNECT_TIMEOUT  3600
+#define PMEMACCESS_DEFAULT_REQUEST_TIMEOUT 10     /* seconds, as NBD's */
+#define PMEMACCESS_MAX_REQUEST_TIMEOUT  3600
 
 struct PmemAccessServer {
     char *id;
@@ -52,6 +54,7 @@ struct PmemAccessServer {
     bool write;
     int64_t max_clients;
     PmemAccessLifetime lifetime;
+    int64_t request_timeout;    /* seconds, 0 for none */
 
     QIOChannelSocket *listener;
     EventNotifier stop;
@@ -107,6 +110,11 @@ static void server_unref(PmemAccessServer *s)
 bool pmemaccess_server_allows_write(PmemAccessServer *s)
 {
     return s->write;
+}
+
+int64_t pmemaccess_server_request_timeout(PmemAccessServer *s)
+{
+    return s->request_timeout;
 }
 
 void pmemaccess_server_count(PmemAccessServer *s, uint64_t bytes_read,
@@ -504,6 +512,8 @@ PmemAccessStartInfo *qmp_pmemaccess(const char *path, SocketAddress *addr,
                                     PmemAccessLifetime lifetime,
                                     bool has_connect_timeout,
                                     int64_t connect_timeout,
+                                    bool has_request_timeout,
+                                    int64_t request_timeout,
                                     Error **errp)
 {
     static bool exit_notifier_added;
@@ -546,12 +556,21 @@ PmemAccessStartInfo *qmp_pmemaccess(const char *path, SocketAddress *addr,
                    "and %d", PMEMACCESS_MAX_CONNECT_TIMEOUT);
         return NULL;
     }
+    if (!has_request_timeout) {
+        request_timeout = PMEMACCESS_DEFAULT_REQUEST_TIMEOUT;
+    } else if (request_timeout < 0 ||
+               request_timeout > PMEMACCESS_MAX_REQUEST_TIMEOUT) {
+        error_setg(errp, "Parameter 'request-timeout' must be between 0 "
+                   "and %d", PMEMACCESS_MAX_REQUEST_TIMEOUT);
+        return NULL;
+    }
 
     s = g_new0(PmemAccessServer, 1);
     s->id = id ? g_strdup(id) : server_new_id();
     s->write = has_write && write;
     s->max_clients = max_clients;
     s->lifetime = lifetime;
+    s->request_timeout = request_timeout;
     if (path) {
         s->addr = g_new0(SocketAddress, 1);
         s->addr->type = SOCKET_ADDRESS_TYPE_UNIX;
@@ -625,6 +644,7 @@ PmemAccessInfoList *qmp_query_pmemaccess(Error **errp)
         info->write = s->write;
         info->max_clients = s->max_clients;
         info->lifetime = s->lifetime;
+        info->request_timeout = s->request_timeout;
         qemu_mutex_lock(&s->lock);
         info->clients = s->clients->len;
         qemu_mutex_unlock(&s->lock);

@@ -1044,6 +1044,52 @@ static void test_max_clients(Fixture *f, gconstpointer data)
                              " 'arguments': { 'id': 'one' } }");
 }
 
+/*
+ * Clients that start requests and never finish them cannot hold the
+ * slots (as with NBD's CVE-2024-7409): with max-clients 2 and a 1 s
+ * request timeout, two half-sent requests keep a third client out for a
+ * second at most; an idle client between requests is left alone.
+ */
+static void test_stalled_requests(Fixture *f, gconstpointer data)
+{
+    uint8_t buf[8];
+    QDict *info;
+    int a, b, c, idle;
+
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
+                             " 'arguments': { 'path': %s, 'id': 'slow',"
+                             " 'max-clients': 2, 'request-timeout': 1 } }",
+                             f->path);
+    info = query_server(f, "slow");
+    g_assert_cmpint(qdict_get_int(info, "request-timeout"), ==, 1);
+    qobject_unref(info);
+
+    a = connect_path(f->path);
+    send_all(a, "\x01\0\0\0\0", 5);          /* v1: 5 of 24 bytes */
+    b = v2_connect(f, NULL);
+    send_all(b, "PMRQ\1", 5);                  /* v2: 5 of 40 bytes */
+    wait_clients(f, "slow", 2);
+    c = connect_path(f->path);
+    assert_closed(c);                           /* no slot left */
+
+    /* both are dropped when their second is up (recv times out at 10 s) */
+    assert_closed(a);
+    assert_closed(b);
+    wait_clients(f, "slow", 0);
+
+    /* idle between requests for longer than the timeout: served */
+    idle = connect_path(f->path);
+    g_assert_cmpint(v1_read(idle, LOW_ADDR, buf, 8), ==, 1);
+    g_usleep(1500 * 1000);
+    g_assert_cmpint(v1_read(idle, LOW_ADDR, buf, 8), ==, 1);
+    g_assert_cmpmem(buf, 8, f->low, 8);
+    close(idle);
+
+    info = query_server(f, "slow");
+    g_assert_cmpint(qdict_get_int(info, "refused"), ==, 1);
+    qobject_unref(info);
+}
+
 static void test_stop_restart(Fixture *f, gconstpointer data)
 {
     int busy = v2_connect(f, NULL);
@@ -1275,6 +1321,9 @@ static void test_bad_commands(Fixture *f, gconstpointer data)
     assert_qmp_error(f, "between 1 and 3600", "{ 'execute': 'pmemaccess',"
                      " 'arguments': { 'path': %s, 'connect-timeout': 0 } }",
                      f->path);
+    assert_qmp_error(f, "between 0 and 3600", "{ 'execute': 'pmemaccess',"
+                     " 'arguments': { 'path': %s, 'id': 'x',"
+                     " 'request-timeout': -1 } }", f->path);
     assert_qmp_error(f, "nonexistent", "{ 'execute': 'pmemaccess',"
                      " 'arguments': { 'id': 'x', 'addr': { 'type': 'fd',"
                      " 'str': 'nonexistent' } } }");
@@ -1968,6 +2017,7 @@ int main(int argc, char **argv)
     add("server/two-clients", &read_only, test_two_clients);
     add("server/vanishing-clients", &read_only, test_vanishing_clients);
     add("server/max-clients", &read_only, test_max_clients);
+    add("server/stalled-requests", &no_server, test_stalled_requests);
     add("server/stop-restart", &read_only, test_stop_restart);
     add("server/quit-with-clients", &read_only, test_quit_with_clients);
     add("server/getfd", &no_server, test_getfd);
