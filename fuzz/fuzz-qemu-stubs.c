@@ -18,6 +18,8 @@
 #include "io/channel-socket.h"
 #include "trace/control.h"
 #include "system/cpus.h"
+#include "block/aio.h"
+#include "qemu/main-loop.h"
 #include "system/pmemmap.h"
 #include "qemu/module.h"
 #include "qemu/log.h"
@@ -366,6 +368,34 @@ void qemu_mutex_unlock_iothread(void)
 {
 }
 
+/* Paused requests run their bottom half at once, on the client's thread */
+AioContext *qemu_get_aio_context(void)
+{
+    return NULL;
+}
+
+void aio_bh_schedule_oneshot_full(AioContext *ctx, QEMUBHFunc *cb,
+                                  void *opaque, const char *name)
+{
+    cb(opaque);
+}
+
+void qemu_event_init(QemuEvent *ev, bool init)
+{
+}
+
+void qemu_event_set(QemuEvent *ev)
+{
+}
+
+void qemu_event_wait(QemuEvent *ev)
+{
+}
+
+void qemu_event_destroy(QemuEvent *ev)
+{
+}
+
 void pause_all_vcpus(void)
 {
 }
@@ -388,10 +418,6 @@ void rcu_register_thread(void)
 }
 
 void rcu_unregister_thread(void)
-{
-}
-
-void qemu_event_set(QemuEvent *ev)
 {
 }
 

@@ -205,7 +205,8 @@ class LibvmiSessionsTest(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
-        self.assertEqual(len({sid for sid, _ in self.sockets}), 8)
+        # 8 servers, 8 sockets ("pmemaccess" may come back once free)
+        self.assertEqual(len({path for _, path in self.sockets}), 8)
         self.assert_all_gone(self.baseline)
 
     def test_killed_tools(self):

@@ -21,6 +21,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -51,6 +52,23 @@ def counting_bios():
     return bytes(bios)
 
 
+RESETS = 0x700
+
+
+def resetting_bios():
+    """Real mode at F000:0000: xor ax,ax; mov ds,ax; add dword [0x700],1;
+    mov cx,0x1000; 1: add dword [0x500],1; loop 1b; mov al,6;
+    mov dx,0xcf9; out dx,al -- counts its boots at 0x700 (RAM survives a
+    reset), counts to 4096 at 0x500, then resets the machine through the
+    PIIX3 reset register, forever."""
+    code = bytes.fromhex("31c0 8ed8 668306000701 b90010 668306000501 e2f8"
+                         " b006 baf90c ee ebfe".replace(" ", ""))
+    bios = bytearray(64 * 1024)
+    bios[:len(code)] = code
+    bios[0xFFF0:0xFFF5] = bytes.fromhex("ea000000f0")   # jmp F000:0000
+    return bytes(bios)
+
+
 def kvm_unavailable():
     """Why KVM cannot run here, or None."""
     try:
@@ -61,17 +79,18 @@ def kvm_unavailable():
     return None
 
 
-class RunningGuest:
-    """Mixin: one QEMU per class running the counting BIOS with ACCEL."""
+class GuestWithBios:
+    """Mixin: one QEMU per class running BIOS() with ACCEL."""
     ACCEL = None
     CPU = None
+    BIOS = staticmethod(counting_bios)
 
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="pmemaccess-running-")
         bios = os.path.join(cls.dir, "bios.bin")
         with open(bios, "wb") as f:
-            f.write(counting_bios())
+            f.write(cls.BIOS())
         qmp = os.path.join(cls.dir, "qmp.sock")
         args = [QEMU, "-machine", "pc", "-m", "256M", "-accel", cls.ACCEL,
                 "-bios", bios, "-display", "none", "-nodefaults",
@@ -96,7 +115,11 @@ class RunningGuest:
         cls.c.close()
         cls.qmp.close()
         cls.qemu.terminate()
-        cls.qemu.communicate()
+        try:
+            cls.qemu.communicate(timeout=30)
+        except subprocess.TimeoutExpired:   # its main loop hung
+            cls.qemu.kill()
+            cls.qemu.communicate()
         shutil.rmtree(cls.dir)
 
     def counter(self):
@@ -111,6 +134,10 @@ class RunningGuest:
             time.sleep(0.001)
         self.fail("the guest's counter stayed at %#x for %d s" %
                   (since, timeout))
+
+
+class RunningGuest(GuestWithBios):
+    """Mixin: the tests on the counting BIOS."""
 
     def pairs_that_moved(self, paused, pairs, seconds=None):
         """How many of @pairs READVs saw the counter move between their
@@ -158,11 +185,70 @@ class RunningGuest:
                 time.sleep(0.001)
 
 
-class RunningGuestTCG(RunningGuest, unittest.TestCase):
-    ACCEL = "tcg"
+class ResettingGuest(GuestWithBios):
+    """Mixin: PAUSED requests while the guest resets itself in a loop.
+
+    QEMU's main thread pauses and resumes the vCPUs around every reset;
+    paused requests must not race it (a client pausing from its own
+    thread could clear the main thread's stop request, and the monitor
+    hung).  Four clients send PAUSED READVs while the guest reboots
+    hundreds of times; every request is answered, QMP keeps answering,
+    and the guest goes on rebooting."""
+    BIOS = staticmethod(resetting_bios)
+    CLIENTS, ROUNDS = 4, 500    # each: this many resets and requests
+
+    def resets(self):
+        return struct.unpack("<I", self.c.read(RESETS, 4))[0]
+
+    def test_paused_requests_during_resets(self):
+        path = os.path.join(self.dir, "pm")
+        errors, served = [], [0] * self.CLIENTS
+        stop = threading.Event()
+
+        def client(k):
+            try:
+                with Client(path) as c:
+                    while not stop.is_set():
+                        res = c.readv([(COUNTER, 4), (RESETS, 4)],
+                                      paused=True)
+                        if [st for st, _ in res] != [0, 0]:
+                            raise AssertionError("statuses %r" % res)
+                        served[k] += 1
+            except BaseException as e:          # noqa: B902 - reported
+                errors.append(e)
+
+        first = self.resets()
+        threads = [threading.Thread(target=client, args=(k,), daemon=True)
+                   for k in range(self.CLIENTS)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 120
+        self.qmp.sock.settimeout(30)        # a hung monitor fails here
+        try:
+            while (self.resets() - first < self.ROUNDS or
+                   min(served) < self.ROUNDS) and not errors:
+                self.assertEqual(self.qmp.cmd("query-status")["return"]
+                                 ["status"], "running")
+                self.assertLess(time.monotonic(), deadline,
+                                "after 120 s: %d resets, requests served "
+                                "%s" % (self.resets() - first, served))
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        self.assertEqual(errors, [])
+        self.assertFalse(any(t.is_alive() for t in threads),
+                         "a client's paused request never returned")
+        since = self.resets()
+        deadline = time.monotonic() + 10
+        while self.resets() == since:
+            self.assertLess(time.monotonic(), deadline, "resets stopped")
+            time.sleep(0.01)
 
 
-class RunningGuestKVM(RunningGuest, unittest.TestCase):
+class KvmOnly:
+    """Mixin: skip the class where /dev/kvm cannot run it."""
     ACCEL = "kvm"
     CPU = "kvm64"           # PVM refuses -cpu host and max
 
@@ -172,6 +258,22 @@ class RunningGuestKVM(RunningGuest, unittest.TestCase):
         if why:
             raise unittest.SkipTest("KVM tests did not run: " + why)
         super().setUpClass()
+
+
+class RunningGuestTCG(RunningGuest, unittest.TestCase):
+    ACCEL = "tcg"
+
+
+class RunningGuestKVM(KvmOnly, RunningGuest, unittest.TestCase):
+    pass
+
+
+class ResettingGuestTCG(ResettingGuest, unittest.TestCase):
+    ACCEL = "tcg"
+
+
+class ResettingGuestKVM(KvmOnly, ResettingGuest, unittest.TestCase):
+    pass
 
 
 if __name__ == "__main__":

@@ -284,33 +284,42 @@ static bool out_phys_direct(PmemAccessClient *c, uint64_t addr, uint64_t len)
 /* --- pausing the guest for one request ---------------------------------*/
 
 /*
- * One pausing client at a time.  pause_all_vcpus() drops the BQL while it
- * waits for the vCPUs to stop; a second client resuming them meanwhile
- * would clear their stop request, and the first would wait forever.
- * Taken before the BQL, never while holding it.
+ * A request with the PAUSED flag is served by the main loop, in a bottom
+ * half, with the BQL: the main thread is the one that pauses and resumes
+ * the vCPUs, also for a guest reset or an S3 wakeup, and two threads
+ * doing so at once clear each other's stop requests (a client in
+ * pause_all_vcpus(), which drops the BQL while it waits, racing a guest
+ * reboot would hang the main loop).  The client thread waits meanwhile,
+ * holding nothing; the request's reply is assembled in its buffer, and
+ * sent once the vCPUs run again.
  */
-static QemuMutex pause_lock;
+typedef struct PausedWork {
+    void (*fn)(void *opaque);
+    void *opaque;
+    QemuEvent done;
+} PausedWork;
 
-static void __attribute__((constructor)) pause_lock_init(void)
+static void paused_work_bh(void *opaque)
 {
-    qemu_mutex_init(&pause_lock);
-}
+    PausedWork *w = opaque;
 
-static void pause_guest(PmemAccessClient *c)
-{
-    qemu_mutex_lock(&pause_lock);
-    bql_lock();
     pause_all_vcpus();
-    c->paused = true;
+    w->fn(w->opaque);
+    resume_all_vcpus();         /* does nothing if the VM was stopped */
+    qemu_event_set(&w->done);
 }
 
-static void resume_guest(PmemAccessClient *c)
+static void run_paused(PmemAccessClient *c, void (*fn)(void *opaque),
+                       void *opaque)
 {
+    PausedWork w = { .fn = fn, .opaque = opaque };
+
+    qemu_event_init(&w.done, false);
+    c->paused = true;
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), paused_work_bh, &w);
+    qemu_event_wait(&w.done);
     c->paused = false;
-    /* does nothing if the VM was stopped before */
-    resume_all_vcpus();
-    bql_unlock();
-    qemu_mutex_unlock(&pause_lock);
+    qemu_event_destroy(&w.done);
 }
 
 /* --- version 1: LibVMI -------------------------------------------------*/
@@ -596,6 +605,21 @@ static bool v2_readv(PmemAccessClient *c, const PmemAccessV2Request *req,
     return true;
 }
 
+typedef struct PausedWrite {
+    uint64_t addr;
+    const void *buf;
+    uint64_t len;
+    uint64_t *fail;
+    uint32_t err;
+} PausedWrite;
+
+static void paused_write(void *opaque)
+{
+    PausedWrite *w = opaque;
+
+    w->err = pmemaccess_mem_write(w->addr, w->buf, w->len, w->fail);
+}
+
 /*
  * WRITE: the data follows the request and is always consumed, so that a
  * refused write leaves the stream in sync; @err, if set, refuses it.
@@ -621,13 +645,15 @@ static bool v2_write(PmemAccessClient *c, const PmemAccessV2Request *req,
         err = pmemaccess_mem_check(NULL, addr, len, true, &fail);
     }
     if (!err && (req->flags & PMEMACCESS_V2_FLAG_PAUSED)) {
+        PausedWrite w = { .addr = addr, .buf = c->in, .len = len,
+                          .fail = &fail };
+
         /* Take all the data first: never wait for the client paused */
         if (!recv_all(c, c->in, len)) {
             return false;
         }
-        pause_guest(c);
-        err = pmemaccess_mem_write(addr, c->in, len, &fail);
-        resume_guest(c);
+        run_paused(c, paused_write, &w);
+        err = w.err;
     } else {
         for (done = 0; done < len; done += PMEMACCESS_CHUNK) {
             uint64_t l = MIN(PMEMACCESS_CHUNK, len - done);
@@ -756,6 +782,49 @@ static bool v2_vmcoreinfo(PmemAccessClient *c,
            out_put(c, data->data, data->len);
 }
 
+/* A request that is valid as far as its header goes, READV's list read */
+static bool v2_dispatch(PmemAccessClient *c, const PmemAccessV2Request *req,
+                        const PmemAccessSpace *space)
+{
+    bool ok;
+
+    switch (req->type) {
+    case PMEMACCESS_V2_READ:
+        ok = v2_read(c, req, space);
+        break;
+    case PMEMACCESS_V2_READV:
+        ok = v2_readv(c, req, space);
+        break;
+    case PMEMACCESS_V2_LAYOUT:
+        ok = v2_layout(c, req);
+        break;
+    case PMEMACCESS_V2_MAP:
+        ok = v2_map(c, req);
+        break;
+    case PMEMACCESS_V2_VMCOREINFO:
+        ok = v2_vmcoreinfo(c, req);
+        break;
+    default:
+        ok = v2_generation(c, req);
+        break;
+    }
+    return ok;
+}
+
+typedef struct PausedRequest {
+    PmemAccessClient *c;
+    const PmemAccessV2Request *req;
+    const PmemAccessSpace *space;
+    bool ok;
+} PausedRequest;
+
+static void paused_request(void *opaque)
+{
+    PausedRequest *p = opaque;
+
+    p->ok = v2_dispatch(p->c, p->req, p->space);
+}
+
 /* Serve one request; false ends the connection. */
 static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
 {
@@ -768,7 +837,6 @@ static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
         .la57 = req->flags & PMEMACCESS_V2_FLAG_LA57,
         .root = req->root,
     };
-    bool ok;
 
     trace_pmemaccess_v2_request(c, req->type, req->flags, req->cookie,
                                 req->address, req->length);
@@ -800,32 +868,12 @@ static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
         return false;
     }
     if (req->flags & PMEMACCESS_V2_FLAG_PAUSED) {
-        pause_guest(c);
+        PausedRequest p = { .c = c, .req = req, .space = &space };
+
+        run_paused(c, paused_request, &p);
+        return p.ok;
     }
-    switch (req->type) {
-    case PMEMACCESS_V2_READ:
-        ok = v2_read(c, req, &space);
-        break;
-    case PMEMACCESS_V2_READV:
-        ok = v2_readv(c, req, &space);
-        break;
-    case PMEMACCESS_V2_LAYOUT:
-        ok = v2_layout(c, req);
-        break;
-    case PMEMACCESS_V2_MAP:
-        ok = v2_map(c, req);
-        break;
-    case PMEMACCESS_V2_VMCOREINFO:
-        ok = v2_vmcoreinfo(c, req);
-        break;
-    default:
-        ok = v2_generation(c, req);
-        break;
-    }
-    if (req->flags & PMEMACCESS_V2_FLAG_PAUSED) {
-        resume_guest(c);
-    }
-    return ok;
+    return v2_dispatch(c, req, &space);
 }
 
 static bool v2_hello(PmemAccessClient *c)
