@@ -645,8 +645,11 @@ def measure(jobs, policy, errors, block_reps=10, block_time=0.05):
 
 def echo_server(sock):
     """The bare baseline's peer (forked): 40-byte requests {u64 type,
-    u64 length, ...}: type 1 answers 40 bytes, type 2 length bytes."""
-    bulk = bytes(16 * MiB)
+    u64 length, ...}: type 1 answers 40 bytes, type 2 length bytes.
+    The bulk data is random and written once, as guest RAM is: pages
+    never touched would be sent from the kernel's shared zero page, a
+    baseline no real read has."""
+    bulk = random.Random(2).randbytes(16 * MiB)
     reply = bytes(40)
     while True:
         req = sock.recv(40, socket.MSG_WAITALL)

@@ -183,7 +183,7 @@ check_base() {
         "$top/scripts/check-valgrind.sh"
     step "stress: run-stress --quick (replies, fds, RSS, paused storm)" \
         "$top/scripts/stress.sh" --quick
-    step "compare: vmi-compare --quick (every path runs and reads right)" \
+    step "compare: vmi-compare --quick (every path reads right; xp, gdbstub 16 MiB estimated)" \
         compare_quick
     echo "-- [$BASE] all steps: $(took $base_start)"
 }
