@@ -196,6 +196,7 @@ static void test_v1_read(Fixture *f, gconstpointer data)
     send_all(fd, &req, sizeof(req));
     g_assert_cmpint(read(fd, single, sizeof(single)), ==, sizeof(single));
     g_assert_cmpint(single[PAT_LEN], ==, 1);
+    g_assert_cmpmem(single, PAT_LEN, f->low, PAT_LEN);
 
     /* uint8_t type with garbage in the padding, as old clients send it */
     req.type = 0x5a5a5a5a5a5a5a00 | PMEMACCESS_V1_READ;
@@ -208,11 +209,18 @@ static void test_v1_read(Fixture *f, gconstpointer data)
     memset(buf, 0xff, sizeof(buf));
     g_assert_cmpint(v1_read(fd, MMIO_ADDR, buf, 64), ==, 0);
     g_assert_true(buffer_is_zero(buf, 64));
+    memset(buf, 0xff, sizeof(buf));
     g_assert_cmpint(v1_read(fd, HOLE_ADDR, buf, 64), ==, 0);
+    g_assert_true(buffer_is_zero(buf, 64));
+    /* half RAM, half hole: all zeros, not the RAM half */
+    memset(buf, 0xff, sizeof(buf));
     g_assert_cmpint(v1_read(fd, 3 * GiB - 32, buf, 64), ==, 0);
+    g_assert_true(buffer_is_zero(buf, 64));
 
     /* a range wrapping past 2^64 fails too */
+    memset(buf, 0xff, sizeof(buf));
     g_assert_cmpint(v1_read(fd, UINT64_MAX - 15, buf, 64), ==, 0);
+    g_assert_true(buffer_is_zero(buf, 64));
 
     /* the connection is still fine; quit closes it */
     g_assert_cmpint(v1_read(fd, LOW_ADDR, buf, 8), ==, 1);
