@@ -202,34 +202,6 @@ static int fd_of(QIOChannel *ioc)
     return ((QIOChannelSocket *)ioc)->fd;
 }
 
-ssize_t qio_channel_read(QIOChannel *ioc, void *buf, size_t buflen,
-                         Error **errp)
-{
-    ssize_t n;
-
-    do {
-        n = read(fd_of(ioc), buf, buflen);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return QIO_CHANNEL_ERR_BLOCK;
-    }
-    return n;
-}
-
-ssize_t qio_channel_write(QIOChannel *ioc, const void *buf, size_t buflen,
-                          Error **errp)
-{
-    ssize_t n;
-
-    do {
-        n = write(fd_of(ioc), buf, buflen);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return QIO_CHANNEL_ERR_BLOCK;
-    }
-    return n;
-}
-
 int qio_channel_write_all(QIOChannel *ioc, const void *data, size_t len,
                           Error **errp)
 {

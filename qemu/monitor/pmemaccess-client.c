@@ -13,8 +13,9 @@
  * Time is bounded too: a client may stay idle between requests for as
  * long as it likes, but once the first byte of a request has arrived,
  * the rest of it must arrive and its reply must be taken within the
- * server's request timeout, or the connection is closed.  The socket is
- * non-blocking and every wait is a poll() against that deadline.
+ * server's request timeout, or the connection is closed.  Only the wait
+ * for a request's first bytes blocks; every other recv() and send() is
+ * non-blocking, and waits in a poll() against that deadline.
  *
  * Copyright (c) 2026 The qemu-vmi authors
  *
@@ -93,12 +94,15 @@ static bool client_wait(PmemAccessClient *c, short events)
 static bool recv_all(PmemAccessClient *c, void *buf, size_t len)
 {
     while (len) {
-        ssize_t n = qio_channel_read(c->ioc, buf, len, NULL);
+        ssize_t n = recv(c->sioc->fd, buf, len, MSG_DONTWAIT);
 
-        if (n == QIO_CHANNEL_ERR_BLOCK) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (!client_wait(c, POLLIN)) {
                 return false;
             }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
@@ -111,32 +115,40 @@ static bool recv_all(PmemAccessClient *c, void *buf, size_t len)
 }
 
 /*
- * The first byte of the next request, for as long as the client takes;
- * the request's time starts when it arrives.  False at EOF.
+ * The next request, @len bytes.  Its first bytes may take as long as
+ * the client likes (one blocking recv(), which usually gets it all);
+ * from then on the request's time runs.  False at EOF.
  */
-static bool recv_request_start(PmemAccessClient *c, void *first)
+static bool recv_request(PmemAccessClient *c, void *buf, size_t len)
 {
     int64_t timeout = pmemaccess_server_request_timeout(c->server);
+    ssize_t n;
 
     c->deadline = 0;
-    if (!recv_all(c, first, 1)) {
+    do {
+        n = recv(c->sioc->fd, buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
         return false;
     }
     if (timeout) {
         c->deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
     }
-    return true;
+    return recv_all(c, (uint8_t *)buf + n, len - n);
 }
 
 static bool send_all(PmemAccessClient *c, const void *buf, size_t len)
 {
     while (len) {
-        ssize_t n = qio_channel_write(c->ioc, buf, len, NULL);
+        ssize_t n = send(c->sioc->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-        if (n == QIO_CHANNEL_ERR_BLOCK) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (!client_wait(c, POLLOUT)) {
                 return false;
             }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0) {
@@ -422,8 +434,7 @@ static void serve_v1(PmemAccessClient *c, uint8_t first)
         valid = !len || addr + len - 1 >= addr;
         ok = type == PMEMACCESS_V1_READ ? v1_read(c, addr, len, valid) :
                                           v1_write(c, addr, len, valid);
-        if (!ok || !recv_request_start(c, &req) ||
-            !recv_all(c, (uint8_t *)&req + 1, sizeof(req) - 1)) {
+        if (!ok || !recv_request(c, &req, sizeof(req))) {
             return;
         }
     }
@@ -919,8 +930,7 @@ static void serve_v2(PmemAccessClient *c)
     if (!v2_hello(c)) {
         return;
     }
-    while (recv_request_start(c, &req) &&
-           recv_all(c, (uint8_t *)&req + 1, sizeof(req) - 1)) {
+    while (recv_request(c, &req, sizeof(req))) {
         if (le32_to_cpu(req.magic) != PMEMACCESS_V2_REQUEST_MAGIC) {
             trace_pmemaccess_client_bad_request(c, "request magic");
             pmemaccess_server_count(c->server, 0, 0, true);
@@ -946,7 +956,7 @@ static void *client_thread(void *opaque)
     uint8_t first;
 
     rcu_register_thread();
-    if (recv_request_start(c, &first)) {
+    if (recv_request(c, &first, 1)) {
         if (first == PMEMACCESS_V2_CLIENT_MAGIC[0]) {
             trace_pmemaccess_client_start(c, 2);
             serve_v2(c);
@@ -984,7 +994,7 @@ PmemAccessClient *pmemaccess_client_start(PmemAccessServer *s,
     c->ioc = QIO_CHANNEL(sioc);
     c->in = g_malloc(PMEMACCESS_CHUNK);
     c->out = g_malloc(PMEMACCESS_CHUNK);
-    qio_channel_set_blocking(c->ioc, false, NULL);
+    qio_channel_set_blocking(c->ioc, true, NULL);
     /* 15 characters at most, or Linux keeps no name */
     qemu_thread_create(&thread, "pmemacc-client", client_thread, c,
                        QEMU_THREAD_DETACHED);
