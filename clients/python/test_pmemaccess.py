@@ -97,6 +97,8 @@ class ModuleTest(unittest.TestCase):
         self.assertEqual(self.c.read(DATA, 8), self.data[:8])
 
     def test_readv_paused(self):
+        # accepted, statuses and data: the pause itself needs a running
+        # guest (-accel qtest has none), see test_paused.py
         res = self.c.readv([(DATA + 8, 8), (0xFEE00000, 4),
                             (DATA + 4096, 16)], paused=True)
         self.assertEqual(res[0], (0, self.data[8:16]))

@@ -13,6 +13,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/rcu.h"
+#include "exec/cpu-common.h"
 #include "system/address-spaces.h"
 #include "system/memory.h"
 #include "monitor/pmemaccess.h"
@@ -135,13 +136,19 @@ uint32_t pmemaccess_mem_check(const PmemAccessSpace *space, uint64_t addr,
 }
 
 /*
- * Writes go through address_space_write(), so that dirty tracking and
- * TCG's translation invalidation see them, after the check that the
- * whole range is writable RAM.
+ * Writes go through address_space_map(), after the check that tells
+ * read-only memory (EPERM) from no memory (ENOTRAM).  The map translates
+ * once, in one memory map, and gives either a pointer into guest RAM or
+ * a bounce buffer for anything else, which is refused and unmapped
+ * without writing; so the range written is the range checked, even if a
+ * PAM or BAR change moves it meanwhile, and a write never reaches a
+ * device.  Unmapping marks the range dirty and invalidates TCG's
+ * translations of it, as address_space_write() would.
  */
 uint32_t pmemaccess_mem_write(uint64_t addr, const void *buf, uint64_t len,
                               uint64_t *fail_addr)
 {
+    const uint8_t *p = buf;
     uint32_t err;
 
     RCU_READ_LOCK_GUARD();
@@ -149,10 +156,24 @@ uint32_t pmemaccess_mem_write(uint64_t addr, const void *buf, uint64_t len,
     if (err) {
         return err;
     }
-    if (address_space_write(&address_space_memory, addr,
-                            MEMTXATTRS_UNSPECIFIED, buf, len) != MEMTX_OK) {
-        *fail_addr = addr;
-        return PMEMACCESS_V2_ENOTRAM;
+    while (len) {
+        hwaddr l = len;
+        ram_addr_t offset;
+        void *host = address_space_map(&address_space_memory, addr, &l, true,
+                                       MEMTXATTRS_UNSPECIFIED);
+
+        if (!host || !qemu_ram_block_from_host(host, false, &offset)) {
+            if (host) {
+                address_space_unmap(&address_space_memory, host, l, true, 0);
+            }
+            *fail_addr = addr;
+            return PMEMACCESS_V2_ENOTRAM;
+        }
+        memcpy(host, p, l);
+        address_space_unmap(&address_space_memory, host, l, true, l);
+        addr += l;
+        p += l;
+        len -= l;
     }
     return PMEMACCESS_V2_OK;
 }

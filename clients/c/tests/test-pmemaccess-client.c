@@ -189,7 +189,8 @@ int main(int argc, char **argv)
           status[1] == PMEMACCESS_V2_ENOTRAM &&
           !memcmp(got, data + 8, 8) && !memcmp(got + 8, "\0\0\0\0\0\0\0\0", 8)
           && !memcmp(got + 16, data + 4096, 16),
-          "paused READV: statuses, data, zeros for the failed segment");
+          "paused READV: statuses, data, zeros for the failed segment "
+          "(the pause itself: test_paused.py, a running guest)");
 
     /* independent path 1: QMP pmemsave of what we wrote */
     snprintf(save, sizeof(save), "%s/save", q.dir);

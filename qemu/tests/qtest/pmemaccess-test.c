@@ -642,6 +642,12 @@ static void test_v2_layout(Fixture *f, gconstpointer data)
     assert_closed(fd);
 }
 
+/*
+ * PAUSED is accepted, serves the data, enforces its one-buffer limit and
+ * leaves the VM running.  That the request sees the guest at one instant
+ * cannot be seen here (-accel qtest runs no guest code): the counting
+ * guest of clients/python/test_paused.py checks it, under TCG and KVM.
+ */
 static void test_v2_paused(Fixture *f, gconstpointer data)
 {
     int fd = v2_connect(f, NULL);
@@ -664,9 +670,12 @@ static void test_v2_paused(Fixture *f, gconstpointer data)
 
 /*
  * Several clients pausing the guest at once, each with its own
- * connection.  pause_all_vcpus() drops the BQL while it waits; before
- * paused requests were serialized, one client's resume could clear the
- * stop request another waited on, and that one waited forever.
+ * connection.  pause_all_vcpus() drops the BQL while it waits; when
+ * clients paused from their own threads, one client's resume could clear
+ * the stop request another waited on, and that one waited forever.  The
+ * main loop now serves them one at a time (the race with the main
+ * thread's own pausing, around a guest reset, needs guest code:
+ * test_paused.py's ResettingGuest).
  */
 typedef struct {
     Fixture *f;
