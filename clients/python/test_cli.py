@@ -271,6 +271,13 @@ class CliTest(unittest.TestCase):
         self.assertRegex(shown, rb"\[#{30}\] 100%  40 MiB / 40 MiB  "
                                 rb"[0-9.]+ [KMG]iB/s")
         self.assertEqual(os.path.getsize(out), 40 << 20)
+        # the bytes, against QEMU's own pmemsave of the same range
+        ref = os.path.join(self.dir, "tty.pmemsave")
+        r = qmp(self.qmp_path, "pmemsave", val=1 << 20, size=40 << 20,
+                filename=ref)
+        self.assertIn("return", r)
+        with open(out, "rb") as a, open(ref, "rb") as b:
+            self.assertTrue(a.read() == b.read(), "dump differs from pmemsave")
 
     def test_search(self):
         p = self.at_writer("search", NEEDLE, "--start", "1M", "--end", "2M")

@@ -190,6 +190,8 @@ static void test_hmp_size_suffix(Fixture *f, gconstpointer data)
 {
     g_autofree char *p = fixture_path(f, "p");
     g_autofree char *out = NULL;
+    g_autofree char *contents = NULL;
+    size_t len;
     struct stat st;
 
     /* Arithmetic and a suffix: 4G + 8K */
@@ -198,12 +200,14 @@ static void test_hmp_size_suffix(Fixture *f, gconstpointer data)
     assert_big_dump(f, p);
     unlink(p);
 
-    /* A bare number stays a byte count */
+    /* A bare number stays a byte count: 4096 bytes, the head pattern */
     g_free(out);
-    out = qtest_hmp(f->qts, "pmemsave 4G 4096 \"%s\"", p);
+    out = qtest_hmp(f->qts, "pmemsave 4G+4k 4096 \"%s\"", p);
     g_assert_cmpstr(out, ==, "");
     g_assert_cmpint(stat(p, &st), ==, 0);
     g_assert_cmpint(st.st_size, ==, 4096);
+    g_assert_true(g_file_get_contents(p, &contents, &len, NULL));
+    g_assert_cmpmem(contents, len, f->head, PATTERN_LEN);
 
     /* An 'M' argument counts MiB: it takes no suffix, as before */
     g_free(out);
