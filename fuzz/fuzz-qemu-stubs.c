@@ -120,18 +120,39 @@ bool memory_region_is_ram_device(MemoryRegion *mr)
     return false;
 }
 
-MemTxResult address_space_write(AddressSpace *as, hwaddr addr,
-                                MemTxAttrs attrs, const void *buf,
-                                hwaddr len)
+/*
+ * Writes map guest RAM: a pointer into writable RAM, or a "bounce
+ * buffer" (never written back) for anything else, as QEMU's map does.
+ */
+static uint8_t bounce[4096];
+
+void *address_space_map(AddressSpace *as, hwaddr addr, hwaddr *plen,
+                        bool is_write, MemTxAttrs attrs)
 {
     FakeRegion *r = find(addr);
 
-    if (!r || r->mr.readonly || len > r->size - (addr - r->start)) {
-        return MEMTX_ERROR;
+    if (!r || r->mr.readonly) {
+        *plen = MIN(*plen, sizeof(bounce));
+        return bounce;
     }
-    memcpy(r->host + (addr - r->start), buf, len);
-    written = true;
-    return MEMTX_OK;
+    *plen = MIN(*plen, r->size - (addr - r->start));
+    return r->host + (addr - r->start);
+}
+
+void address_space_unmap(AddressSpace *as, void *buffer, hwaddr len,
+                         bool is_write, hwaddr access_len)
+{
+    if (buffer != bounce && access_len) {
+        written = true;
+    }
+}
+
+RAMBlock *qemu_ram_block_from_host(void *ptr, bool round_offset,
+                                   ram_addr_t *offset)
+{
+    static RAMBlock *fake_block = (RAMBlock *)&fake_block;
+
+    return ptr == bounce ? NULL : fake_block;
 }
 
 void flatview_for_each_range(FlatView *fv, flatview_cb cb, void *opaque)
@@ -341,9 +362,14 @@ void qemu_mutex_unlock_iothread(void)
 }
 
 /* Paused requests run their bottom half at once, on the client's thread */
-AioContext *qemu_get_aio_context(void)
+AioContext *iohandler_get_aio_context(void)
 {
     return NULL;
+}
+
+bool qemu_in_vcpu_thread(void)
+{
+    return false;
 }
 
 void aio_bh_schedule_oneshot_full(AioContext *ctx, QEMUBHFunc *cb,

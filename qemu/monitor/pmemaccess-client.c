@@ -68,6 +68,9 @@ static bool client_wait(PmemAccessClient *c, short events)
 {
     struct pollfd pfd = { .fd = c->sioc->fd, .events = events };
 
+    /* never wait for the client with the guest paused */
+    assert(!c->paused);
+
     for (;;) {
         int timeout = -1;
         int ret;
@@ -158,6 +161,48 @@ static bool send_all(PmemAccessClient *c, const void *buf, size_t len)
         len -= n;
     }
     return true;
+}
+
+/* A MAP reply carries at most 64 descriptors (pmemmap.c's PMEMMAP_MAX_FDS) */
+#define PMEMACCESS_V2_MAP_MAX_FDS 64
+
+/* send_all(), with @nfds descriptors attached to the first bytes sent */
+static bool send_with_fds(PmemAccessClient *c, const void *buf, size_t len,
+                          const int *fds, size_t nfds)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * PMEMACCESS_V2_MAP_MAX_FDS)];
+    } control;
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct cmsghdr *cmsg;
+    ssize_t n;
+
+    assert(nfds <= PMEMACCESS_V2_MAP_MAX_FDS && len);
+    if (nfds) {
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+    }
+    for (;;) {
+        n = sendmsg(c->sioc->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0) {
+            return send_all(c, (const uint8_t *)buf + n, len - n);
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (!client_wait(c, POLLOUT)) {
+                return false;
+            }
+        } else if (errno != EINTR) {
+            return false;
+        }
+    }
 }
 
 static bool out_flush(PmemAccessClient *c)
@@ -315,6 +360,7 @@ static void paused_work_bh(void *opaque)
 {
     PausedWork *w = opaque;
 
+    assert(!qemu_in_vcpu_thread());
     pause_all_vcpus();
     w->fn(w->opaque);
     resume_all_vcpus();         /* does nothing if the VM was stopped */
@@ -328,7 +374,13 @@ static void run_paused(PmemAccessClient *c, void (*fn)(void *opaque),
 
     qemu_event_init(&w.done, false);
     c->paused = true;
-    aio_bh_schedule_oneshot(qemu_get_aio_context(), paused_work_bh, &w);
+    /*
+     * Not qemu_get_aio_context(): its bottom halves also run in nested
+     * aio_poll() calls, e.g. on a vCPU thread writing pflash, which
+     * cannot pause itself; the iohandler context runs only in the main
+     * loop proper, as the monitor's dispatcher does.
+     */
+    aio_bh_schedule_oneshot(iohandler_get_aio_context(), paused_work_bh, &w);
     qemu_event_wait(&w.done);
     c->paused = false;
     qemu_event_destroy(&w.done);
@@ -708,7 +760,6 @@ static bool v2_map(PmemAccessClient *c, const PmemAccessV2Request *req)
     PmemMap *map = pmemaccess_server_get_map(c->server);
     g_autoptr(PmemMapLayout) layout = NULL;
     PmemAccessV2MapHead head;
-    struct iovec iov;
     Error *err = NULL;
     size_t len;
     guint i;
@@ -752,11 +803,8 @@ static bool v2_map(PmemAccessClient *c, const PmemAccessV2Request *req)
         r.flags = cpu_to_le32(r.flags);
         out_put(c, &r, sizeof(r));
     }
-    iov.iov_base = c->out;
-    iov.iov_len = c->out_len;
-    if (qio_channel_writev_full_all(c->ioc, &iov, 1,
-                                    (int *)layout->fds->data,
-                                    layout->fds->len, 0, NULL)) {
+    if (!send_with_fds(c, c->out, c->out_len, (int *)layout->fds->data,
+                       layout->fds->len)) {
         return false;
     }
     c->out_len = 0;

@@ -66,7 +66,7 @@ struct PmemAccessServer {
     PmemMap *map;               /* what MAP gives, see pmemmap */
     bool closing;               /* while-connected and done: accept no more */
 
-    /* main thread only */
+    /* under the BQL */
     QEMUTimer *connect_timer;   /* while-connected: none came in time */
     bool stopped;
 
@@ -172,7 +172,8 @@ void pmemaccess_server_client_done(PmemAccessServer *s, void *client)
     }
     qemu_mutex_unlock(&s->lock);
     if (end) {
-        aio_bh_schedule_oneshot(qemu_get_aio_context(), server_end_bh, s);
+        /* the main loop proper, not a nested aio_poll() (see run_paused) */
+        aio_bh_schedule_oneshot(iohandler_get_aio_context(), server_end_bh, s);
     }
     server_unref(s);
 }
