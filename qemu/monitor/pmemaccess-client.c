@@ -94,18 +94,27 @@ static bool client_wait(PmemAccessClient *c, short events)
     }
 }
 
+/*
+ * After a recv() or send() that failed with @errno: true to try again
+ * (interrupted, or the socket is ready after a wait), false to give up.
+ */
+static bool client_retry(PmemAccessClient *c, short events)
+{
+    if (errno == EINTR) {
+        return true;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return client_wait(c, events);
+    }
+    return false;
+}
+
 static bool recv_all(PmemAccessClient *c, void *buf, size_t len)
 {
     while (len) {
         ssize_t n = recv(c->sioc->fd, buf, len, MSG_DONTWAIT);
 
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!client_wait(c, POLLIN)) {
-                return false;
-            }
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
+        if (n < 0 && client_retry(c, POLLIN)) {
             continue;
         }
         if (n <= 0) {
@@ -140,33 +149,10 @@ static bool recv_request(PmemAccessClient *c, void *buf, size_t len)
     return recv_all(c, (uint8_t *)buf + n, len - n);
 }
 
-static bool send_all(PmemAccessClient *c, const void *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = send(c->sioc->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!client_wait(c, POLLOUT)) {
-                return false;
-            }
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return false;
-        }
-        buf = (const uint8_t *)buf + n;
-        len -= n;
-    }
-    return true;
-}
-
 /* A MAP reply carries at most 64 descriptors (pmemmap.c's PMEMMAP_MAX_FDS) */
 #define PMEMACCESS_V2_MAP_MAX_FDS 64
 
-/* send_all(), with @nfds descriptors attached to the first bytes sent */
+/* Send @len bytes, with @nfds descriptors attached to the first ones sent */
 static bool send_with_fds(PmemAccessClient *c, const void *buf, size_t len,
                           const int *fds, size_t nfds)
 {
@@ -174,12 +160,10 @@ static bool send_with_fds(PmemAccessClient *c, const void *buf, size_t len,
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof(int) * PMEMACCESS_V2_MAP_MAX_FDS)];
     } control;
-    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct msghdr msg = { 0 };
     struct cmsghdr *cmsg;
-    ssize_t n;
 
-    assert(nfds <= PMEMACCESS_V2_MAP_MAX_FDS && len);
+    assert(nfds <= PMEMACCESS_V2_MAP_MAX_FDS && (len || !nfds));
     if (nfds) {
         memset(&control, 0, sizeof(control));
         msg.msg_control = control.buf;
@@ -190,19 +174,30 @@ static bool send_with_fds(PmemAccessClient *c, const void *buf, size_t len,
         cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
         memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
     }
-    for (;;) {
+    while (len) {
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+        ssize_t n;
+
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
         n = sendmsg(c->sioc->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n >= 0) {
-            return send_all(c, (const uint8_t *)buf + n, len - n);
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (!client_wait(c, POLLOUT)) {
+        if (n < 0) {
+            if (!client_retry(c, POLLOUT)) {
                 return false;
             }
-        } else if (errno != EINTR) {
-            return false;
+            continue;
         }
+        msg.msg_control = NULL;     /* the descriptors went with these */
+        msg.msg_controllen = 0;
+        buf = (const uint8_t *)buf + n;
+        len -= n;
     }
+    return true;
+}
+
+static bool send_all(PmemAccessClient *c, const void *buf, size_t len)
+{
+    return send_with_fds(c, buf, len, NULL, 0);
 }
 
 static bool out_flush(PmemAccessClient *c)
@@ -314,16 +309,10 @@ static bool out_phys_direct(PmemAccessClient *c, uint64_t addr, uint64_t len)
             n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
         }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (!client_wait(c, POLLOUT)) {
-                    return false;
-                }
-                continue;
+            if (!client_retry(c, POLLOUT)) {
+                return false;
             }
-            if (errno == EINTR) {
-                continue;
-            }
-            return false;
+            continue;
         }
         if (c->out_len) {
             size_t k = MIN((size_t)n, c->out_len);
