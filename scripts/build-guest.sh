@@ -4,8 +4,11 @@
 # (so -device vmcoreinfo gets the guest's VMCOREINFO) and guest/'s
 # programs.  Its init prints, one "GUEST-KEY: value" line each, what tests
 # compare against (/proc/version, uname -r, /proc/kallsyms addresses, its
-# own ps), starts a few named processes and idles.
+# own ps, the /proc/PID/stack of vmi-idler and of its sleep), starts a few
+# named processes and idles.
 # Packages are downloaded and unpacked, not installed.  Idempotent.
+# The kernel's DWARF (for drgn) comes with it, fetched once into
+# build/guest-dbg by fetch-guest-debuginfo.sh.
 #   build-guest.sh  ->  build/guest/vmlinuz, vmlinux, initramfs.cpio.gz
 set -euo pipefail
 
@@ -14,6 +17,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=${BUILD:-$top/build}/guest
 stamp=$out/.built
 
+"$top/scripts/fetch-guest-debuginfo.sh" >/dev/null
 want="$GUEST_KERNEL_PACKAGE=$GUEST_KERNEL_VERSION $GUEST_BUSYBOX_PACKAGE=$GUEST_BUSYBOX_VERSION $(cat "$0" \
       "$top/guest/"*.c "$top/clients/python/linux_image.py" | md5sum)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -85,8 +89,14 @@ for sym in _text _end linux_banner init_task init_uts_ns init_top_pgt; do
 done
 vmi-counter &
 vmi-idler &
+idler=$!
 sleep 1
 ps -o pid,comm | sed 's/^/GUEST-PS: /'
+# "PID COMM FUNCTION..." of two sleepers: the functions of /proc/PID/stack
+for pid in $idler $(pgrep -P $idler); do
+    echo "GUEST-STACK: $pid $(cat /proc/$pid/comm)" \
+         $(sed 's/^\[<[0-9a-f]*>\] //; s/+0x.*//' /proc/$pid/stack)
+done
 echo "GUEST-READY"
 while :; do sleep 3600; done
 INIT
