@@ -24,6 +24,9 @@ packages=(
     qemu-system-x86
     # bench/vmi-compare.py's chart
     python3-matplotlib
+    # drgn on the live guest (clients/python/pmemaccess_drgn.py); the
+    # guest kernel's DWARF comes with build-guest.sh, not from here
+    python3-drgn
 )
 
 missing=()

@@ -15,8 +15,14 @@
  *  - snapshot: a copy of guest RAM and ROM taken with the vCPUs paused,
  *    in memfds sealed against any write, kept until pmemunmap.
  *
- * A memory listener counts the changes of the RAM layout (the
- * generation) and announces each with a QMP event.
+ * While some server offers a map, a memory listener counts the changes
+ * of the RAM layout (the generation) and announces each with a QMP
+ * event; while none does, nobody can ask, and a fingerprint of the
+ * layout taken when the last offer ended tells, at the next offer,
+ * whether it changed meanwhile (one change).
+ *
+ * Writable descriptors cannot be taken back: once a client got one,
+ * migration stays blocked for as long as QEMU runs.
  *
  * Copyright (c) 2026 The qemu-vmi authors
  *
@@ -44,10 +50,19 @@
 /* More fds than this in one MAP reply would be a strange machine */
 #define PMEMMAP_MAX_FDS 64
 
+/* What became of a map's writable descriptors (PmemMap.given) */
+enum {
+    PMEMMAP_OFFERED,            /* none given out yet */
+    PMEMMAP_GIVEN,              /* some given out: they stay valid */
+    PMEMMAP_WITHDRAWN,          /* none given out, and none will be */
+};
+
 struct PmemMap {
     int refs;
     bool snapshot;
     bool write;
+    bool withdrawn;             /* BQL: pmemmap_withdraw() ran */
+    int given;                  /* writable: PMEMMAP_*, atomic */
     PmemMapLayout *snap;        /* snapshot: the sealed copies */
     Error *migration_blocker;   /* writable: mapped writes are not tracked */
 };
@@ -56,7 +71,12 @@ struct PmemMap {
 
 static uint64_t generation;
 static bool ram_layout_changed;
-static bool registering;        /* the listener's first replay is no change */
+static bool replaying;  /* (un)registering: the listener's replay is no change */
+
+/* Under the BQL */
+static unsigned int offers;     /* maps not yet withdrawn: listen while > 0 */
+static char *quiet_fingerprint; /* the layout when the listener last stopped */
+static Error *given_blocker;    /* writable fds given out by a withdrawn map */
 
 static bool section_is_mem(MemoryRegionSection *section)
 {
@@ -77,7 +97,7 @@ static void pmemmap_commit(MemoryListener *listener)
     bool changed = ram_layout_changed;
 
     ram_layout_changed = false;
-    if (changed && !registering) {
+    if (changed && !replaying) {
         qatomic_inc(&generation);
         trace_pmemmap_layout_changed(qatomic_read(&generation));
         qapi_event_send_pmemmap_layout_changed(qatomic_read(&generation));
@@ -94,6 +114,69 @@ static MemoryListener pmemmap_listener = {
 uint64_t pmemmap_generation(void)
 {
     return qatomic_read(&generation);
+}
+
+static bool fingerprint_add_range(Int128 start, Int128 len,
+                                  const MemoryRegion *mr,
+                                  hwaddr offset_in_region, void *opaque)
+{
+    uint64_t what[4] = {
+        int128_get64(start), int128_get64(len), (uintptr_t)mr,
+        offset_in_region,
+    };
+
+    if (memory_region_is_ram((MemoryRegion *)mr) ||
+        memory_region_is_romd((MemoryRegion *)mr)) {
+        g_checksum_update(opaque, (const guchar *)what, sizeof(what));
+    }
+    return false;
+}
+
+/* What the listener would see: the RAM and ROM ranges, and their regions */
+static char *layout_fingerprint(void)
+{
+    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        flatview_for_each_range(
+            address_space_to_flatview(&address_space_memory),
+            fingerprint_add_range, sum);
+    }
+    return g_strdup(g_checksum_get_string(sum));
+}
+
+/* A map is offered (BQL held): count layout changes from now on */
+static void listener_get(void)
+{
+    g_autofree char *now = NULL;
+
+    if (offers++) {
+        return;
+    }
+    replaying = true;
+    memory_listener_register(&pmemmap_listener, &address_space_memory);
+    replaying = false;
+    if (quiet_fingerprint) {
+        now = layout_fingerprint();
+        if (strcmp(now, quiet_fingerprint)) {
+            qatomic_inc(&generation);
+            trace_pmemmap_layout_changed(qatomic_read(&generation));
+            qapi_event_send_pmemmap_layout_changed(qatomic_read(&generation));
+        }
+        g_clear_pointer(&quiet_fingerprint, g_free);
+    }
+}
+
+/* The last map offered is withdrawn (BQL held): nobody asks any longer */
+static void listener_put(void)
+{
+    if (--offers) {
+        return;
+    }
+    replaying = true;
+    memory_listener_unregister(&pmemmap_listener);
+    replaying = false;
+    quiet_fingerprint = layout_fingerprint();
 }
 
 /* --- layouts ----------------------------------------------------------*/
@@ -157,6 +240,18 @@ static int reopen_fd(int fd, bool write, Error **errp)
     return nfd;
 }
 
+/*
+ * Whether a receiver of @fd running as another user (without
+ * CAP_DAC_OVERRIDE) could open its file for writing, e.g. through
+ * /proc/self/fd: a memfd's inode is mode 0777, a file has its own mode.
+ */
+static bool fd_reopenable_by_others(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) < 0 || (st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 static bool live_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
                            hwaddr offset_in_region, void *opaque)
 {
@@ -204,6 +299,7 @@ static bool live_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
         if (nfd < 0) {
             return true;
         }
+        w->layout->reopenable |= fd_reopenable_by_others(nfd);
         g_array_append_val(w->layout->fds, nfd);
         index = GUINT_TO_POINTER(w->layout->fds->len);
         g_hash_table_insert(w->fd_index, rb, index);
@@ -348,19 +444,39 @@ PmemMapLayout *pmemmap_layout(PmemMap *map, Error **errp)
     if (map->snapshot) {
         return layout_dup(map->snap, errp);
     }
+    if (map->write &&
+        qatomic_cmpxchg(&map->given, PMEMMAP_OFFERED, PMEMMAP_GIVEN) ==
+        PMEMMAP_WITHDRAWN) {
+        error_setg(errp, "The writable mapping was withdrawn");
+        return NULL;
+    }
     return live_layout(map->write, errp);
 }
 
 /*
- * The server stopped offering @map (main loop, BQL held): writes through
- * mappings given out before are now the clients' business, but
- * migration need not be blocked any longer.
+ * The server stopped offering @map (main loop, BQL held).  Writable
+ * descriptors given out stay valid, and writes through them escape
+ * dirty tracking whatever the server does: the migration blocker then
+ * stays, for as long as QEMU runs.
  */
 void pmemmap_withdraw(PmemMap *map)
 {
-    if (map && map->migration_blocker) {
-        migrate_del_blocker(&map->migration_blocker);
+    if (!map || map->withdrawn) {
+        return;
     }
+    map->withdrawn = true;
+    if (map->migration_blocker) {
+        if (qatomic_cmpxchg(&map->given, PMEMMAP_OFFERED,
+                            PMEMMAP_WITHDRAWN) == PMEMMAP_OFFERED) {
+            migrate_del_blocker(&map->migration_blocker);
+        } else if (!given_blocker) {
+            given_blocker = map->migration_blocker;
+            map->migration_blocker = NULL;
+        } else {
+            migrate_del_blocker(&map->migration_blocker);
+        }
+    }
+    listener_put();
 }
 
 PmemMap *pmemmap_ref(PmemMap *map)
@@ -388,7 +504,8 @@ static PmemMapInfo *map_info(PmemMap *map, PmemMapLayout *l)
     info->mode = map->snapshot ? PMEM_MAP_MODE_SNAPSHOT : PMEM_MAP_MODE_LIVE;
     info->protection = map->snapshot ? PMEM_MAP_PROTECTION_SEALED :
                        map->write ? PMEM_MAP_PROTECTION_WRITABLE :
-                       PMEM_MAP_PROTECTION_READ_ONLY_FD;
+                       l->reopenable ? PMEM_MAP_PROTECTION_READ_ONLY_FD :
+                       PMEM_MAP_PROTECTION_READ_ONLY_FILE;
     info->generation = l->generation;
     for (i = 0; i < l->ranges->len; i++) {
         PmemAccessV2MapRange *r = &g_array_index(l->ranges,
@@ -414,7 +531,6 @@ PmemMapInfo *qmp_pmemmap(const char *server,
                          bool has_mode, PmemMapMode mode,
                          bool has_write, bool write, Error **errp)
 {
-    static bool listening;
     g_autoptr(PmemMapLayout) layout = NULL;
     PmemMapInfo *info;
     PmemMap *map;
@@ -433,13 +549,6 @@ PmemMapInfo *qmp_pmemmap(const char *server,
                    "write: it cannot offer writable mappings", server);
         return NULL;
     }
-    if (!listening) {
-        registering = true;
-        memory_listener_register(&pmemmap_listener, &address_space_memory);
-        registering = false;
-        listening = true;
-    }
-
     map = g_new0(PmemMap, 1);
     map->refs = 1;
     map->write = write;
@@ -452,6 +561,7 @@ PmemMapInfo *qmp_pmemmap(const char *server,
             return NULL;
         }
     }
+    listener_get();
     map->snapshot = has_mode && mode == PMEM_MAP_MODE_SNAPSHOT;
     if (map->snapshot) {
         map->snap = snapshot_take(errp);

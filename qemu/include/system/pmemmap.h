@@ -19,6 +19,7 @@ typedef struct PmemMapLayout {
     GArray *fds;                /* int, owned: closed by the free */
     uint64_t generation;
     uint32_t flags;             /* PMEMACCESS_V2_MAP_* */
+    bool reopenable;            /* another user could open an fd writable */
 } PmemMapLayout;
 
 PmemMapLayout *pmemmap_layout(PmemMap *map, Error **errp);

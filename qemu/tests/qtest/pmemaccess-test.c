@@ -1648,14 +1648,24 @@ static uint8_t *map_gpa(MapReply *m, uint64_t gpa, int prot, void **base)
     return (uint8_t *)*base + (off & 4095);
 }
 
-static void pmemmap_ok(Fixture *f, const char *args)
+/* Run pmemmap with @args; its reply's protection */
+static char *pmemmap_protection(Fixture *f, const char *args)
 {
     QDict *rsp = qtest_qmp(f->qts, "{ 'execute': 'pmemmap',"
                            " 'arguments': %p }", qobject_from_json(args,
                                                                  &error_abort));
+    char *protection;
 
     g_assert(qdict_haskey(rsp, "return"));
+    protection = g_strdup(qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                        "protection"));
     qobject_unref(rsp);
+    return protection;
+}
+
+static void pmemmap_ok(Fixture *f, const char *args)
+{
+    g_free(pmemmap_protection(f, args));
 }
 
 static void test_map_live(Fixture *f, gconstpointer data)
@@ -1733,22 +1743,91 @@ static void test_map_writable(Fixture *f, gconstpointer data)
     g_assert_true(migration_blocked_by_pmemmap(f));
     assert_qmp_error(f, "mapped writable by pmemmap", "{ 'execute':"
                      " 'migrate', 'arguments': { 'uri': 'unix:/x/y' } }");
+    /* and the client may still hold writable fds: the blocker stays */
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
+    g_assert_true(migration_blocked_by_pmemmap(f));
+    pmemmap_ok(f, "{}");
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop' }");
+    g_assert_true(migration_blocked_by_pmemmap(f));
+}
+
+/* A writable offer that no client took blocks migration until withdrawn */
+static void test_map_writable_untaken(Fixture *f, gconstpointer data)
+{
+    g_autofree char *protection = NULL;
+    int fd = v2_connect(f, NULL);
+    MapReply m;
+
+    protection = pmemmap_protection(f, "{ 'write': true }");
+    g_assert_cmpstr(protection, ==, "writable");
+    g_assert_true(migration_blocked_by_pmemmap(f));
     qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
     g_assert_false(migration_blocked_by_pmemmap(f));
+
+    /* read-only fds given out leave migration alone */
+    pmemmap_ok(f, "{}");
+    g_assert_cmpint(v2_map(fd, &m), ==, 0);
+    map_close(&m);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
+    g_assert_false(migration_blocked_by_pmemmap(f));
+    close(fd);
+}
+
+/*
+ * Whether a process running as another user, given @fd, can reopen it
+ * for writing through /proc/self/fd (the test runs as root, so it can
+ * try as nobody).
+ */
+static bool reopenable_by_others(int fd)
+{
+    g_autofree char *path = g_strdup_printf("/proc/self/fd/%d", fd);
+    int status;
+    pid_t pid;
+
+    if (geteuid() != 0) {
+        return false;
+    }
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        if (setgid(65534) < 0 || setuid(65534) < 0) {
+            _exit(2);
+        }
+        _exit(open(path, O_RDWR) >= 0 ? 0 : 1);
+    }
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) < 2);
+    return WEXITSTATUS(status) == 0;
 }
 
 static void test_map_file(Fixture *f, gconstpointer data)
 {
+    g_autofree char *ram = g_build_filename(f->dir, "ram", NULL);
+    g_autofree char *protection = NULL;
     int fd = v2_connect(f, NULL);
     void *base;
     uint8_t *p;
     MapReply m;
 
-    pmemmap_ok(f, "{}");
+    /* QEMU creates the file 0644: others cannot reopen it writable */
+    protection = pmemmap_protection(f, "{}");
+    g_assert_cmpstr(protection, ==, "read-only-file");
     g_assert_cmpint(v2_map(fd, &m), ==, 0);
     p = map_gpa(&m, HIGH_ADDR, PROT_READ, &base);
     g_assert_cmpmem(p, 64, f->high, 64);
     g_assert_null(map_gpa(&m, LOW_ADDR, PROT_READ | PROT_WRITE, &base));
+    g_assert_false(reopenable_by_others(m.fds[0]));
+    map_close(&m);
+
+    /* a file that others may write is only read-only-fd */
+    g_assert_cmpint(chmod(ram, 0666), ==, 0);
+    g_free(protection);
+    protection = pmemmap_protection(f, "{}");
+    g_assert_cmpstr(protection, ==, "read-only-fd");
+    g_assert_cmpint(v2_map(fd, &m), ==, 0);
+    if (geteuid() == 0) {
+        g_assert_true(reopenable_by_others(m.fds[0]));
+    }
     map_close(&m);
     close(fd);
 }
@@ -1898,6 +1977,58 @@ static void test_map_snapshot(Fixture *f, gconstpointer data)
     map_close(&m);
     g_assert_cmpint(v2_map(fd, &m), ==, PMEMACCESS_V2_ENOMAP);
     close(fd);
+}
+
+/* PAM0 (config 0x59), bits 4-5: 0xf0000-0xfffff as RAM (@ram) or ROM */
+static void pam_bios_shadow(Fixture *f, bool ram)
+{
+    qtest_outl(f->qts, 0xcf8, 0x80000058);
+    qtest_outb(f->qts, 0xcfd, ram ? 0x30 : 0x00);
+}
+
+/*
+ * While no server offers a map, QEMU does not watch the memory map: no
+ * event, whatever the guest does.  The next pmemmap counts one change
+ * if the layout differs from the one at the withdrawal, none if the
+ * guest has put it back.
+ */
+static void test_map_unwatched(Fixture *f, gconstpointer data)
+{
+    g_autofree char *protection = NULL;
+    uint64_t gen, gen2;
+    QDict *rsp;
+    int i;
+
+    protection = pmemmap_protection(f, "{}");
+    g_assert_cmpstr(protection, ==, "read-only-fd");
+    rsp = qtest_qmp(f->qts, "{ 'execute': 'pmemmap' }");
+    gen = qdict_get_int(qdict_get_qdict(rsp, "return"), "generation");
+    qobject_unref(rsp);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
+
+    for (i = 0; i < 4; i++) {
+        pam_bios_shadow(f, !(i % 2));
+    }
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'query-status' }");
+    g_assert_null(qtest_qmp_event_ref(f->qts, "PMEMMAP_LAYOUT_CHANGED"));
+    rsp = qtest_qmp(f->qts, "{ 'execute': 'pmemmap' }");
+    gen2 = qdict_get_int(qdict_get_qdict(rsp, "return"), "generation");
+    qobject_unref(rsp);
+    g_assert_cmpuint(gen2, ==, gen);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
+
+    pam_bios_shadow(f, true);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'query-status' }");
+    g_assert_null(qtest_qmp_event_ref(f->qts, "PMEMMAP_LAYOUT_CHANGED"));
+    rsp = qtest_qmp(f->qts, "{ 'execute': 'pmemmap' }");
+    gen2 = qdict_get_int(qdict_get_qdict(rsp, "return"), "generation");
+    qobject_unref(rsp);
+    g_assert_cmpuint(gen2, ==, gen + 1);
+    rsp = qtest_qmp_eventwait_ref(f->qts, "PMEMMAP_LAYOUT_CHANGED");
+    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(rsp, "data"),
+                                   "generation"), ==, gen + 1);
+    qobject_unref(rsp);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
 }
 
 /*
@@ -2053,6 +2184,9 @@ int main(int argc, char **argv)
     add("map/refused-anonymous", &read_only, test_map_refused);
     add("map/refused-private-file", &private_file_ram, test_map_refused);
     add("map/snapshot", &small_ram, test_map_snapshot);
+    add("map/writable-untaken", &memfd_ram_writable,
+        test_map_writable_untaken);
+    add("map/unwatched", &memfd_ram, test_map_unwatched);
 
     return g_test_run();
 }
