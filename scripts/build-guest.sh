@@ -92,8 +92,13 @@ vmi-idler &
 idler=$!
 sleep 1
 ps -o pid,comm | sed 's/^/GUEST-PS: /'
-# "PID COMM FUNCTION..." of two sleepers: the functions of /proc/PID/stack
-for pid in $idler $(pgrep -P $idler); do
+# "PID COMM FUNCTION..." of two sleepers, vmi-idler and its child (its
+# sleep): the functions of /proc/PID/stack
+child=$(for stat in /proc/[0-9]*/stat; do
+            set -- $(cat "$stat")
+            [ "$4" = "$idler" ] && echo "$1"
+        done)
+for pid in $idler $child; do
     echo "GUEST-STACK: $pid $(cat /proc/$pid/comm)" \
          $(sed 's/^\[<[0-9a-f]*>\] //; s/+0x.*//' /proc/$pid/stack)
 done
