@@ -48,12 +48,16 @@ QEMU_BUILD_BUG_ON(PMEMACCESS_MAX_SEGMENTS * sizeof(PmemAccessV2Segment) >
 
 struct PmemAccessClient {
     PmemAccessServer *server;
+    QemuThread *thread;         /* the server's: it joins it */
     QIOChannelSocket *sioc;
     QIOChannel *ioc;
     uint8_t *in;                /* PMEMACCESS_CHUNK bytes */
     uint8_t *out;               /* PMEMACCESS_CHUNK bytes */
     size_t out_len;             /* bytes of out waiting to be sent */
     bool paused;                /* vCPUs paused: out must not be flushed */
+    QemuMutex lock;             /* protects the two members below */
+    bool ending;                /* shut down: no more paused work */
+    struct PausedWork *paused_work; /* waiting for the main loop */
     int64_t deadline;           /* monotonic us, 0 between requests */
     uint32_t status[PMEMACCESS_MAX_SEGMENTS];
 };
@@ -338,30 +342,70 @@ static bool out_phys_direct(PmemAccessClient *c, uint64_t addr, uint64_t len)
  * reboot would hang the main loop).  The client thread waits meanwhile,
  * holding nothing; the request's reply is assembled in its buffer, and
  * sent once the vCPUs run again.
+ *
+ * Stopping the server (main loop too) waits for the client threads, so
+ * it cancels the work first: the bottom half then finds nothing to do,
+ * and the client ends.  The work is shared by the two: each holds a
+ * reference.
  */
+enum {
+    PAUSED_WAITING,
+    PAUSED_DONE,
+    PAUSED_CANCELLED,
+};
+
 typedef struct PausedWork {
     void (*fn)(void *opaque);
     void *opaque;
+    int state;                  /* PAUSED_*, main loop; atomic */
+    int refs;
     QemuEvent done;
 } PausedWork;
+
+static void paused_work_unref(PausedWork *w)
+{
+    if (qatomic_fetch_dec(&w->refs) == 1) {
+        qemu_event_destroy(&w->done);
+        g_free(w);
+    }
+}
 
 static void paused_work_bh(void *opaque)
 {
     PausedWork *w = opaque;
 
-    assert(!qemu_in_vcpu_thread());
-    pause_all_vcpus();
-    w->fn(w->opaque);
-    resume_all_vcpus();         /* does nothing if the VM was stopped */
-    qemu_event_set(&w->done);
+    if (qatomic_read(&w->state) == PAUSED_WAITING) {
+        assert(!qemu_in_vcpu_thread());
+        pause_all_vcpus();
+        w->fn(w->opaque);
+        resume_all_vcpus();     /* does nothing if the VM was stopped */
+        qatomic_set(&w->state, PAUSED_DONE);
+        qemu_event_set(&w->done);
+    }
+    paused_work_unref(w);
 }
 
-static void run_paused(PmemAccessClient *c, void (*fn)(void *opaque),
+/* Run @fn(@opaque) with the vCPUs paused; false if the client is ending */
+static bool run_paused(PmemAccessClient *c, void (*fn)(void *opaque),
                        void *opaque)
 {
-    PausedWork w = { .fn = fn, .opaque = opaque };
+    PausedWork *w = g_new0(PausedWork, 1);
+    bool done;
 
-    qemu_event_init(&w.done, false);
+    w->fn = fn;
+    w->opaque = opaque;
+    w->refs = 2;
+    qemu_event_init(&w->done, false);
+    qemu_mutex_lock(&c->lock);
+    if (c->ending) {
+        qemu_mutex_unlock(&c->lock);
+        qemu_event_destroy(&w->done);
+        g_free(w);
+        return false;
+    }
+    c->paused_work = w;
+    qemu_mutex_unlock(&c->lock);
+
     c->paused = true;
     /*
      * Not qemu_get_aio_context(): its bottom halves also run in nested
@@ -369,10 +413,16 @@ static void run_paused(PmemAccessClient *c, void (*fn)(void *opaque),
      * cannot pause itself; the iohandler context runs only in the main
      * loop proper, as the monitor's dispatcher does.
      */
-    aio_bh_schedule_oneshot(iohandler_get_aio_context(), paused_work_bh, &w);
-    qemu_event_wait(&w.done);
+    aio_bh_schedule_oneshot(iohandler_get_aio_context(), paused_work_bh, w);
+    qemu_event_wait(&w->done);
     c->paused = false;
-    qemu_event_destroy(&w.done);
+
+    qemu_mutex_lock(&c->lock);
+    c->paused_work = NULL;
+    qemu_mutex_unlock(&c->lock);
+    done = qatomic_read(&w->state) == PAUSED_DONE;
+    paused_work_unref(w);
+    return done;
 }
 
 /* --- version 1: LibVMI -------------------------------------------------*/
@@ -704,7 +754,9 @@ static bool v2_write(PmemAccessClient *c, const PmemAccessV2Request *req,
         if (!recv_all(c, c->in, len)) {
             return false;
         }
-        run_paused(c, paused_write, &w);
+        if (!run_paused(c, paused_write, &w)) {
+            return false;
+        }
         err = w.err;
     } else {
         for (done = 0; done < len; done += PMEMACCESS_CHUNK) {
@@ -918,8 +970,7 @@ static bool v2_request(PmemAccessClient *c, PmemAccessV2Request *req)
     if (req->flags & PMEMACCESS_V2_FLAG_PAUSED) {
         PausedRequest p = { .c = c, .req = req, .space = &space };
 
-        run_paused(c, paused_request, &p);
-        return p.ok;
+        return run_paused(c, paused_request, &p) && p.ok;
     }
     return v2_dispatch(c, req, &space);
 }
@@ -990,6 +1041,8 @@ static void serve_v2(PmemAccessClient *c)
 static void *client_thread(void *opaque)
 {
     PmemAccessClient *c = opaque;
+    PmemAccessServer *s = c->server;
+    QemuThread *thread = c->thread;
     uint8_t first;
 
     rcu_register_thread();
@@ -1010,36 +1063,57 @@ static void *client_thread(void *opaque)
      * the sockets of the clients listed, and once closed, this fd number
      * may already belong to another socket.
      */
-    pmemaccess_server_client_done(c->server, c);
+    pmemaccess_server_client_done(s, c);
     qio_channel_close(c->ioc, NULL);
     object_unref(OBJECT(c->sioc));
+    qemu_mutex_destroy(&c->lock);
     g_free(c->in);
     g_free(c->out);
     g_free(c);
+    pmemaccess_server_client_exit(s, thread);
     return NULL;
 }
 
-/* Serve @sioc on a new thread; the client owns @sioc from now on. */
+/*
+ * Serve @sioc on a new thread, @thread, that the server joins; the client
+ * owns @sioc from now on.
+ */
 PmemAccessClient *pmemaccess_client_start(PmemAccessServer *s,
-                                          QIOChannelSocket *sioc)
+                                          QIOChannelSocket *sioc,
+                                          QemuThread *thread)
 {
     PmemAccessClient *c = g_new0(PmemAccessClient, 1);
-    QemuThread thread;
 
     c->server = s;
+    c->thread = thread;
     c->sioc = sioc;
     c->ioc = QIO_CHANNEL(sioc);
     c->in = g_malloc(PMEMACCESS_CHUNK);
     c->out = g_malloc(PMEMACCESS_CHUNK);
+    qemu_mutex_init(&c->lock);
     qio_channel_set_blocking(c->ioc, true, NULL);
     /* 15 characters at most, or Linux keeps no name */
-    qemu_thread_create(&thread, "pmemacc-client", client_thread, c,
-                       QEMU_THREAD_DETACHED);
+    qemu_thread_create(thread, "pmemacc-client", client_thread, c,
+                       QEMU_THREAD_JOINABLE);
     return c;
 }
 
-/* Wake the client's thread from any blocking read or write, to end it. */
+/*
+ * Wake the client's thread from any blocking read or write, or from its
+ * wait for paused work, to end it.  Main loop, with the BQL: no paused
+ * work runs meanwhile.
+ */
 void pmemaccess_client_shutdown(PmemAccessClient *c)
 {
+    PausedWork *w;
+
     qio_channel_shutdown(c->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+    qemu_mutex_lock(&c->lock);
+    c->ending = true;
+    w = c->paused_work;
+    if (w && qatomic_read(&w->state) == PAUSED_WAITING) {
+        qatomic_set(&w->state, PAUSED_CANCELLED);
+        qemu_event_set(&w->done);
+    }
+    qemu_mutex_unlock(&c->lock);
 }

@@ -53,12 +53,14 @@ PmemMap *pmemaccess_server_get_map(PmemAccessServer *s);
 void pmemaccess_server_count(PmemAccessServer *s, uint64_t bytes_read,
                              uint64_t bytes_written, bool error);
 void pmemaccess_server_client_done(PmemAccessServer *s, void *client);
+void pmemaccess_server_client_exit(PmemAccessServer *s, QemuThread *thread);
 int64_t pmemaccess_server_request_timeout(PmemAccessServer *s);
 
 /* pmemaccess-client.c: one connection, served on its own thread */
 typedef struct PmemAccessClient PmemAccessClient;
 PmemAccessClient *pmemaccess_client_start(PmemAccessServer *s,
-                                          QIOChannelSocket *sioc);
+                                          QIOChannelSocket *sioc,
+                                          QemuThread *thread);
 void pmemaccess_client_shutdown(PmemAccessClient *c);
 
 #endif /* MONITOR_PMEMACCESS_INT_H */

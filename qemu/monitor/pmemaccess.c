@@ -8,8 +8,10 @@
  *
  * Lifetime: the server list holds one reference on a server and each
  * client thread another; the last one frees it.  Stopping a server joins
- * its accept thread, shuts its clients' sockets down and drops the list's
- * reference; each client thread then ends and releases its own.
+ * its accept thread, shuts its clients' sockets down, waits for their
+ * threads to end and drops the list's reference.  QEMU's exit stops
+ * every server the same way (qemu_cleanup(), main thread): no client
+ * thread reads guest memory while QEMU tears down.
  *
  * A while-connected server (LibVMI's) is stopped from the main loop when
  * its last client has gone, or when none came in time: a bottom half
@@ -30,7 +32,6 @@
 #include "qemu/cutils.h"
 #include "qemu/event_notifier.h"
 #include "qemu/main-loop.h"
-#include "qemu/notify.h"
 #include "qemu/sockets.h"
 #include "qemu/timer.h"
 #include "monitor/monitor.h"
@@ -63,6 +64,8 @@ struct PmemAccessServer {
     QemuMutex lock;             /* protects the members below */
     GPtrArray *clients;         /* PmemAccessClient */
     int refs;
+    GPtrArray *threads;         /* QemuThread of each client not joined */
+    GPtrArray *ended;           /* those of them that have ended */
     PmemMap *map;               /* what MAP gives, see pmemmap */
     bool closing;               /* while-connected and done: accept no more */
 
@@ -89,6 +92,8 @@ static void server_free(PmemAccessServer *s)
 {
     pmemmap_unref(s->map);
     g_ptr_array_free(s->clients, true);
+    g_ptr_array_free(s->threads, true);
+    g_ptr_array_free(s->ended, true);
     qemu_mutex_destroy(&s->lock);
     qapi_free_SocketAddress(s->addr);
     g_free(s->id);
@@ -175,7 +180,34 @@ void pmemaccess_server_client_done(PmemAccessServer *s, void *client)
         /* the main loop proper, not a nested aio_poll() (see run_paused) */
         aio_bh_schedule_oneshot(iohandler_get_aio_context(), server_end_bh, s);
     }
+}
+
+/* Client thread @thread ends: nothing of it is left but its return. */
+void pmemaccess_server_client_exit(PmemAccessServer *s, QemuThread *thread)
+{
+    qemu_mutex_lock(&s->lock);
+    g_ptr_array_add(s->ended, thread);
+    qemu_mutex_unlock(&s->lock);
     server_unref(s);
+}
+
+/* Join the client threads that have ended (accept thread) */
+static void server_reap(PmemAccessServer *s)
+{
+    g_autoptr(GPtrArray) ended = NULL;
+    guint i;
+
+    qemu_mutex_lock(&s->lock);
+    ended = s->ended;
+    s->ended = g_ptr_array_new();
+    for (i = 0; i < ended->len; i++) {
+        g_ptr_array_remove_fast(s->threads, g_ptr_array_index(ended, i));
+    }
+    qemu_mutex_unlock(&s->lock);
+    for (i = 0; i < ended->len; i++) {
+        qemu_thread_join(g_ptr_array_index(ended, i));
+        g_free(g_ptr_array_index(ended, i));
+    }
 }
 
 static void server_connect_timeout(void *opaque)
@@ -219,6 +251,9 @@ static void refuse(PmemAccessServer *s, QIOChannelSocket *sioc,
 /* Serve @sioc, just accepted, unless it must be refused. */
 static void accept_one(PmemAccessServer *s, QIOChannelSocket *sioc)
 {
+    QemuThread *thread;
+
+    server_reap(s);
     if (s->check_peer && !peer_is_trusted(sioc)) {
         refuse(s, sioc, "peer runs as another user");
         return;
@@ -237,8 +272,10 @@ static void accept_one(PmemAccessServer *s, QIOChannelSocket *sioc)
     s->refs++;
     qatomic_inc(&s->connections);
     trace_pmemaccess_accept(s->id, sioc->fd);
+    thread = g_new(QemuThread, 1);
+    g_ptr_array_add(s->threads, thread);
     /* under the lock, so the client cannot be done before it is listed */
-    g_ptr_array_add(s->clients, pmemaccess_client_start(s, sioc));
+    g_ptr_array_add(s->clients, pmemaccess_client_start(s, sioc, thread));
     qemu_mutex_unlock(&s->lock);
 }
 
@@ -341,6 +378,34 @@ bool pmemaccess_server_offer_map(const char *id, PmemMap *map,
     return true;
 }
 
+/*
+ * Join every client thread of @s, their sockets shut down and the
+ * accept thread gone.  Without the BQL meanwhile: a VMCOREINFO request
+ * takes it.
+ */
+static void server_join_clients(PmemAccessServer *s)
+{
+    g_autoptr(GPtrArray) threads = NULL;
+    guint i;
+
+    qemu_mutex_lock(&s->lock);
+    threads = s->threads;
+    s->threads = g_ptr_array_new();
+    qemu_mutex_unlock(&s->lock);
+    if (!threads->len) {
+        return;
+    }
+    bql_unlock();
+    for (i = 0; i < threads->len; i++) {
+        qemu_thread_join(g_ptr_array_index(threads, i));
+        g_free(g_ptr_array_index(threads, i));
+    }
+    bql_lock();
+    qemu_mutex_lock(&s->lock);
+    g_ptr_array_set_size(s->ended, 0);      /* all of them joined */
+    qemu_mutex_unlock(&s->lock);
+}
+
 static void server_stop(PmemAccessServer *s)
 {
     guint i;
@@ -362,17 +427,16 @@ static void server_stop(PmemAccessServer *s)
     }
     pmemmap_withdraw(s->map);
     qemu_mutex_unlock(&s->lock);
+    server_join_clients(s);
     server_unref(s);
 }
 
-static void pmemaccess_exit(Notifier *n, void *data)
+void pmemaccess_cleanup(void)
 {
     while (!QTAILQ_EMPTY(&servers)) {
         server_stop(QTAILQ_FIRST(&servers));
     }
 }
-
-static Notifier exit_notifier = { .notify = pmemaccess_exit };
 
 /*
  * The socket of fdset @name ("/dev/fdset/N"), as a descriptor of our own:
@@ -517,7 +581,6 @@ PmemAccessStartInfo *qmp_pmemaccess(const char *path, SocketAddress *addr,
                                     int64_t request_timeout,
                                     Error **errp)
 {
-    static bool exit_notifier_added;
     PmemAccessStartInfo *info;
     PmemAccessServer *s;
 
@@ -590,6 +653,8 @@ PmemAccessStartInfo *qmp_pmemaccess(const char *path, SocketAddress *addr,
     qemu_mutex_init(&s->lock);
     s->clients = g_ptr_array_new();
     s->refs = 1;
+    s->threads = g_ptr_array_new();
+    s->ended = g_ptr_array_new();
     if (event_notifier_init(&s->stop, false) < 0) {
         error_setg_errno(errp, errno, "Cannot start pmemaccess server '%s'",
                          s->id);
@@ -610,10 +675,6 @@ PmemAccessStartInfo *qmp_pmemaccess(const char *path, SocketAddress *addr,
                   connect_timeout * 1000);
     }
 
-    if (!exit_notifier_added) {
-        qemu_add_exit_notifier(&exit_notifier);
-        exit_notifier_added = true;
-    }
     info = g_new0(PmemAccessStartInfo, 1);
     info->id = g_strdup(s->id);
     return info;

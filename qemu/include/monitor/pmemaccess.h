@@ -25,4 +25,7 @@ bool pmemaccess_server_allows_write_by_id(const char *id);
 bool pmemaccess_server_offer_map(const char *id, PmemMap *map,
                                  Error **errp);
 
+/* Stop every server, and wait for their clients (qemu_cleanup()) */
+void pmemaccess_cleanup(void);
+
 #endif /* MONITOR_PMEMACCESS_H */

@@ -49,6 +49,10 @@ typedef struct {
 static const FixtureArgs read_only = { .write = false };
 static const FixtureArgs writable = { .write = true };
 static const FixtureArgs no_server = { .no_server = true };
+/* QEMU's threads have names: count the client threads */
+static const FixtureArgs named_threads = {
+    .extra = "-name debug-threads=on%.0s",
+};
 
 /* --- plumbing ----------------------------------------------------------*/
 
@@ -1170,6 +1174,62 @@ static void test_quit_with_clients(Fixture *f, gconstpointer data)
     close(idle);
 }
 
+static int qemu_pid(Fixture *f);
+
+/* How many of QEMU's threads are named @name (-name debug-threads=on) */
+static int qemu_threads(int pid, const char *name)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/task", pid);
+    GDir *tasks = g_dir_open(dir, 0, NULL);
+    const char *tid;
+    int n = 0;
+
+    g_assert_nonnull(tasks);
+    while ((tid = g_dir_read_name(tasks))) {
+        g_autofree char *path = g_strdup_printf("%s/%s/comm", dir, tid);
+        g_autofree char *comm = NULL;
+
+        if (g_file_get_contents(path, &comm, NULL, NULL) &&
+            !strcmp(g_strchomp(comm), name)) {
+            n++;
+        }
+    }
+    g_dir_close(tasks);
+    return n;
+}
+
+/*
+ * pmemaccess-stop returns once its clients' threads have ended, the
+ * busy ones too: none is left reading guest memory behind the monitor's
+ * back (or, at exit, while QEMU tears down).
+ */
+static void test_stop_waits(Fixture *f, gconstpointer data)
+{
+    int pid = qemu_pid(f);
+    int fds[16];                /* the default max-clients */
+    int i, round;
+
+    for (round = 0; round < 5; round++) {
+        for (i = 0; i < ARRAY_SIZE(fds); i++) {
+            fds[i] = i % 2 ? v2_connect(f, NULL) : connect_path(f->path);
+        }
+        for (i = 0; i < ARRAY_SIZE(fds); i += 2) {
+            v1_send(fds[i], PMEMACCESS_V1_READ, 1 * MiB, 16 * MiB);
+        }
+        wait_clients(f, "pmemaccess", ARRAY_SIZE(fds));
+        g_assert_cmpint(qemu_threads(pid, "pmemacc-client"), ==,
+                        ARRAY_SIZE(fds));
+        qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess-stop' }");
+        g_assert_cmpint(qemu_threads(pid, "pmemacc-client"), ==, 0);
+        for (i = 0; i < ARRAY_SIZE(fds); i++) {
+            close(fds[i]);
+        }
+        qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemaccess',"
+                                 " 'arguments': { 'path': %s,"
+                                 " 'id': 'pmemaccess' } }", f->path);
+    }
+}
+
 static int listen_path(const char *path)
 {
     struct sockaddr_un un = { .sun_family = AF_UNIX };
@@ -2168,6 +2228,7 @@ int main(int argc, char **argv)
     add("server/stalled-requests", &no_server, test_stalled_requests);
     add("server/stop-restart", &read_only, test_stop_restart);
     add("server/quit-with-clients", &read_only, test_quit_with_clients);
+    add("server/stop-waits", &named_threads, test_stop_waits);
     add("server/getfd", &no_server, test_getfd);
     add("server/add-fd", &no_server, test_add_fd);
     add("server/passed-tcp", &no_server, test_passed_tcp);
