@@ -8,7 +8,7 @@ ifdef BASE
 export BASE
 endif
 
-.PHONY: all setup build check run qemu series bench bench-qmp compare stress fuzz asan clean distclean
+.PHONY: all setup build check run qemu series bench bench-qmp bench-drgn compare stress fuzz asan clean distclean
 
 all: build
 
@@ -45,6 +45,12 @@ bench-qmp: setup
 # tables on stdout, build/compare/compare.md and compare.png
 compare: setup
 	@scripts/compare.sh
+
+# one drgn script on the live Debian guest, its memory read through
+# pmemmap, pmemaccess READ, QMP read-guest-memory and HMP xp: times side
+# by side, results compared
+bench-drgn: setup
+	@scripts/bench-drgn.sh
 
 # 64 clients, 1000 connect/disconnect cycles and a paused storm against a
 # running guest: every reply checked, QEMU's fds/RSS/QMP latency measured

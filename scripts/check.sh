@@ -5,7 +5,7 @@
 # test), the C client tests, the Python module tests (including the
 # counting-BIOS guest under TCG and KVM).  On the newest base (or on
 # $BASE): the series export with checkpatch, the real Debian guest (demo,
-# real clients, vmcoreinfo), the benchmarks' quick runs, fuzzing, the
+# real clients, vmcoreinfo, drgn), the benchmarks' quick runs, fuzzing, the
 # sanitized QEMU and the stress run.  Step names say the base, "[10.2]".
 #
 # Ends with one line "check: N passed, M failed, K skipped" and exits
@@ -34,7 +34,7 @@ qtests=(
 )
 module_tests=(test_pmemaccess test_paused test_libvmi_sessions test_qmp_memory
               test_server_limits test_cli)
-guest_tests=(test_guest test_vmcoreinfo test_real_clients test_demo)
+guest_tests=(test_guest test_vmcoreinfo test_real_clients test_demo test_drgn)
 
 passed=0
 failed=0
@@ -171,6 +171,8 @@ check_base() {
         "$top/scripts/bench.sh" --quick
     step "bench-qmp: qmp-read-bench --quick (data checked, timings not judged)" \
         "$top/scripts/bench-qmp.sh" --quick
+    step "bench-drgn: drgn-compare --quick (results checked equal, timings not judged)" \
+        "$top/scripts/bench-drgn.sh" --quick
     # the fuzz target runs our code against stubs of the rest of QEMU,
     # written for the newest base's API: the same decoder on every base
     if [ "$BASE" = "${all_bases[-1]}" ]; then

@@ -47,7 +47,8 @@ import drgn
 from pmemaccess import ENOMAP, Client, PmemError, ServerError
 
 __all__ = ["attach", "from_client", "program", "close", "find_vmlinux",
-           "vmcoreinfo_core", "is_mapped", "add_memory"]
+           "vmcoreinfo_core", "is_mapped", "add_memory",
+           "segments", "read_segment"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "../.."))
@@ -230,8 +231,9 @@ def _fault(e, address, count):
     return drgn.FaultError(str(e), where)
 
 
-def _read_segment(client, start, length):
-    """A READ-request read_fn for the physical range at @start."""
+def read_segment(client, start, length):
+    """A segment (start, length, read_fn) of the physical range at
+    @start, read_fn making READ requests through @client."""
     def read_fn(address, count, offset, physical):
         try:
             return client.read(start + offset, count)
@@ -244,16 +246,18 @@ def _read_segment(client, start, length):
 
 
 def _mapped_segment(mv, start, length):
-    """A read_fn returning memoryviews of the mapped range at @start."""
+    """A segment whose read_fn returns memoryviews of @mv, the mapped
+    range at @start."""
     def read_fn(address, count, offset, physical):
         return mv[offset:offset + count]
     return start, length, read_fn
 
 
-def _segments(client, use_map, res):
-    """The physical segments of @client's guest, from LAYOUT (and MAP if
-    @use_map and the server offers it); their resources go to @res.
-    Returns (segments, mapped)."""
+def segments(client, use_map=True):
+    """The physical segments (for program()) of @client's guest: its RAM
+    and ROM from LAYOUT, read through the pmemmap mapping if @use_map and
+    the server offers one, else by READ.  Returns (segments, view): view
+    is the pmemaccess View mapped (None if none), to close after."""
     layout = client.current_layout()
     view = None
     if use_map:
@@ -264,16 +268,14 @@ def _segments(client, use_map, res):
                 raise
         except OSError:
             pass                # cannot map here: READ will do
-    segments = []
-    if view:
-        res.closers.append(view.close)
+    out = []
     for r in layout:
         mv = view.gpa(r.start, r.length) if view else None
         if mv is not None:
-            segments.append(_mapped_segment(mv, r.start, r.length))
+            out.append(_mapped_segment(mv, r.start, r.length))
         else:
-            segments.append(_read_segment(client, r.start, r.length))
-    return segments, bool(view)
+            out.append(read_segment(client, r.start, r.length))
+    return out, view
 
 
 def from_client(client, vmlinux=None, use_map=True, res=None):
@@ -281,11 +283,12 @@ def from_client(client, vmlinux=None, use_map=True, res=None):
     open; closed by close(prog) when @res holds it).  @use_map: read from
     the pmemmap mapping if the server offers one."""
     res = res or _Resources()
-    segments, mapped = _segments(client, use_map, res)
+    segs, view = segments(client, use_map)
+    if view:
+        res.closers.append(view.close)
     info = client.vmcoreinfo()
-    prog = program(segments, info["text"], vmlinux,
-                   info.get("phys_base"))
-    res.mapped = mapped
+    prog = program(segs, info["text"], vmlinux, info.get("phys_base"))
+    res.mapped = view is not None
     prog.cache[CACHE_KEY] = res
     return prog
 

@@ -217,7 +217,7 @@ class DrgnTests:
                 drgn.PlatformFlags.IS_64_BIT |
                 drgn.PlatformFlags.IS_LITTLE_ENDIAN))
             prog.add_memory_segment(
-                *pmemaccess_drgn._read_segment(c, apic, 0x1000), True)
+                *pmemaccess_drgn.read_segment(c, apic, 0x1000), True)
             with self.assertRaises(drgn.FaultError) as cm:
                 prog.read(apic + 0x30, 4, True)
             self.assertEqual(cm.exception.address, apic + 0x30)
