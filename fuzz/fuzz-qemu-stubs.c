@@ -186,6 +186,10 @@ void pmemaccess_server_client_done(PmemAccessServer *s, void *client)
 {
 }
 
+void pmemaccess_server_client_exit(PmemAccessServer *s, QemuThread *thread)
+{
+}
+
 int64_t pmemaccess_server_request_timeout(PmemAccessServer *s)
 {
     return 0;                   /* the harness ends each input with EOF */
@@ -327,6 +331,10 @@ int qemu_get_thread_id(void)
 }
 
 void qemu_mutex_init(QemuMutex *mutex)
+{
+}
+
+void qemu_mutex_destroy(QemuMutex *mutex)
 {
 }
 

@@ -48,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static pthread_t drainer;
     QIOChannelSocket *sioc;
+    QemuThread thread;
     int sv[2];
 
     if (!drainer) {
@@ -70,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     sioc = g_new0(QIOChannelSocket, 1);
     sioc->fd = sv[0];
-    pmemaccess_client_start(NULL, sioc);    /* served inline, to the end */
+    /* served inline, to the end */
+    pmemaccess_client_start(NULL, sioc, &thread);
     shutdown(sv[0], SHUT_RDWR);
     sem_wait(&drain_done);
     close(sv[0]);

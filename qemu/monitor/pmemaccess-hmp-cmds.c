@@ -74,11 +74,11 @@ void hmp_info_pmemaccess(Monitor *mon, const QDict *qdict)
                        i->write ? "on" : "off",
                        PmemAccessLifetime_str(i->lifetime));
         monitor_printf(mon, "  clients %" PRId64 "/%" PRId64
-                       ", connections %" PRId64 ", refused %" PRId64 "\n",
+                       ", connections %" PRIu64 ", refused %" PRIu64 "\n",
                        i->clients, i->max_clients, i->connections,
                        i->refused);
-        monitor_printf(mon, "  requests %" PRId64 ", errors %" PRId64
-                       ", bytes read %" PRId64 ", bytes written %" PRId64
+        monitor_printf(mon, "  requests %" PRIu64 ", errors %" PRIu64
+                       ", bytes read %" PRIu64 ", bytes written %" PRIu64
                        "\n", i->requests, i->errors, i->bytes_read,
                        i->bytes_written);
     }
