@@ -57,12 +57,7 @@ QMP_MAX = 1 << 20               # read-guest-memory's limit
 
 
 def frame_name(frame):
-    if frame.name is not None:
-        return frame.name
-    try:
-        return frame.symbol().name
-    except LookupError:
-        return "%#x" % frame.pc
+    return pmemaccess_drgn.frame_name(frame) or "%#x" % frame.pc
 
 
 def switches(task):
@@ -101,22 +96,26 @@ def workload(prog, max_tasks=None):
 # --------------------------------------------------------------------------
 # The four readers, each as physical segments over the guest's layout
 
-def qmp_segments(vm, layout):
+def chunked_segments(layout, chunk, read_chunk):
+    """Segments over @layout whose read_fn reads at most @chunk bytes at
+    a time with read_chunk(address, n), which returns the n bytes or
+    raises drgn.FaultError."""
     def segment(start, length):
         def read_fn(address, count, offset, physical):
-            out = []
-            for off in range(0, count, QMP_MAX):
-                n = min(QMP_MAX, count - off)
-                reply = vm.qmp.cmd("read-guest-memory", addr=address + off,
-                                   size=n)
-                if "return" not in reply:
-                    raise drgn.FaultError("read-guest-memory: %s"
-                                          % reply["error"]["desc"],
-                                          address + off)
-                out.append(base64.b64decode(reply["return"]["data"]))
-            return b"".join(out)
+            return b"".join(read_chunk(address + off, min(chunk, count - off))
+                            for off in range(0, count, chunk))
         return start, length, read_fn
     return [segment(r.start, r.length) for r in layout]
+
+
+def qmp_segments(vm, layout):
+    def read_chunk(address, n):
+        reply = vm.qmp.cmd("read-guest-memory", addr=address, size=n)
+        if "return" not in reply:
+            raise drgn.FaultError("read-guest-memory: %s"
+                                  % reply["error"]["desc"], address)
+        return base64.b64decode(reply["return"]["data"])
+    return chunked_segments(layout, QMP_MAX, read_chunk)
 
 
 def parse_xp(text):
@@ -128,20 +127,13 @@ def parse_xp(text):
 
 
 def xp_segments(vm, layout):
-    def segment(start, length):
-        def read_fn(address, count, offset, physical):
-            out = []
-            for off in range(0, count, XP_MAX):
-                n = min(XP_MAX, count - off)
-                text = vm.hmp("xp /%dxb %#x" % (n, address + off))
-                data = parse_xp(text)
-                if len(data) != n:
-                    raise drgn.FaultError("xp: %r" % text[:80],
-                                          address + off)
-                out.append(data)
-            return b"".join(out)
-        return start, length, read_fn
-    return [segment(r.start, r.length) for r in layout]
+    def read_chunk(address, n):
+        text = vm.hmp("xp /%dxb %#x" % (n, address))
+        data = parse_xp(text)
+        if len(data) != n:
+            raise drgn.FaultError("xp: %r" % text[:80], address)
+        return data
+    return chunked_segments(layout, XP_MAX, read_chunk)
 
 
 def main():

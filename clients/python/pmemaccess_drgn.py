@@ -224,6 +224,17 @@ def add_memory(prog, segments):
                             False)
 
 
+def frame_name(frame):
+    """A stack frame's function, or its symbol's (assembly has no
+    DWARF); None if neither is known."""
+    if frame.name is not None:
+        return frame.name
+    try:
+        return frame.symbol().name
+    except LookupError:
+        return None
+
+
 def _fault(e, address, count):
     """drgn.FaultError for ServerError @e of a read of @count bytes at
     @address: at the first byte the server could not read, if it says."""

@@ -50,16 +50,6 @@ def same_comm(ps_comm, comm):
     return ps_comm == comm or ps_comm.startswith(comm + "-")
 
 
-def frame_name(frame):
-    """A frame's function, or its symbol's (assembly has no DWARF)."""
-    if frame.name is not None:
-        return frame.name
-    try:
-        return frame.symbol().name
-    except LookupError:
-        return None
-
-
 def frame_is(prog, frame, name):
     """Whether @frame is in function @name, as /proc/PID/stack names it:
     by its DWARF function, or, in assembly, by the nearest symbol before
@@ -184,7 +174,7 @@ class DrgnTests:
         self.assertTrue(names_frames(prog, functions, frames),
                         "%d %s: /proc: %s; drgn: %s" % (
                             pid, comm, functions,
-                            [frame_name(frame) for frame in frames]))
+                            [pmemaccess_drgn.frame_name(frame) for frame in frames]))
 
     def test_faults(self):
         layout = Client(self.sock)

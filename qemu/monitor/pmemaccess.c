@@ -191,6 +191,17 @@ void pmemaccess_server_client_exit(PmemAccessServer *s, QemuThread *thread)
     server_unref(s);
 }
 
+/* Join and free the QemuThreads of @threads */
+static void join_threads(GPtrArray *threads)
+{
+    guint i;
+
+    for (i = 0; i < threads->len; i++) {
+        qemu_thread_join(g_ptr_array_index(threads, i));
+        g_free(g_ptr_array_index(threads, i));
+    }
+}
+
 /* Join the client threads that have ended (accept thread) */
 static void server_reap(PmemAccessServer *s)
 {
@@ -204,10 +215,7 @@ static void server_reap(PmemAccessServer *s)
         g_ptr_array_remove_fast(s->threads, g_ptr_array_index(ended, i));
     }
     qemu_mutex_unlock(&s->lock);
-    for (i = 0; i < ended->len; i++) {
-        qemu_thread_join(g_ptr_array_index(ended, i));
-        g_free(g_ptr_array_index(ended, i));
-    }
+    join_threads(ended);
 }
 
 static void server_connect_timeout(void *opaque)
@@ -386,7 +394,6 @@ bool pmemaccess_server_offer_map(const char *id, PmemMap *map,
 static void server_join_clients(PmemAccessServer *s)
 {
     g_autoptr(GPtrArray) threads = NULL;
-    guint i;
 
     qemu_mutex_lock(&s->lock);
     threads = s->threads;
@@ -396,10 +403,7 @@ static void server_join_clients(PmemAccessServer *s)
         return;
     }
     bql_unlock();
-    for (i = 0; i < threads->len; i++) {
-        qemu_thread_join(g_ptr_array_index(threads, i));
-        g_free(g_ptr_array_index(threads, i));
-    }
+    join_threads(threads);
     bql_lock();
     qemu_mutex_lock(&s->lock);
     g_ptr_array_set_size(s->ended, 0);      /* all of them joined */

@@ -78,16 +78,16 @@ static unsigned int offers;     /* maps not yet withdrawn: listen while > 0 */
 static char *quiet_fingerprint; /* the layout when the listener last stopped */
 static Error *given_blocker;    /* writable fds given out by a withdrawn map */
 
-static bool section_is_mem(MemoryRegionSection *section)
+/* What the generation counts: RAM, and ROM devices in ROM mode */
+static bool region_is_mem(MemoryRegion *mr)
 {
-    return memory_region_is_ram(section->mr) ||
-           memory_region_is_romd(section->mr);
+    return memory_region_is_ram(mr) || memory_region_is_romd(mr);
 }
 
 static void pmemmap_region_changed(MemoryListener *listener,
                                    MemoryRegionSection *section)
 {
-    if (section_is_mem(section)) {
+    if (region_is_mem(section->mr)) {
         ram_layout_changed = true;
     }
 }
@@ -125,8 +125,7 @@ static bool fingerprint_add_range(Int128 start, Int128 len,
         offset_in_region,
     };
 
-    if (memory_region_is_ram((MemoryRegion *)mr) ||
-        memory_region_is_romd((MemoryRegion *)mr)) {
+    if (region_is_mem((MemoryRegion *)mr)) {
         g_checksum_update(opaque, (const guchar *)what, sizeof(what));
     }
     return false;
