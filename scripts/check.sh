@@ -23,15 +23,11 @@ else
     full=${all_bases[-1]}
 fi
 
-# Our qtests, then QEMU's own tests of the monitor, which we must not break.
-qtests=(
-    pmemsave-test
-    pmemaccess-test
-    guest-memory-qmp-test
-    qmp-cmd-test
-    qmp-test
-    test-hmp
-)
+# Our qtests, with their slow cases, then QEMU's own tests of the monitor,
+# which we must not break (quick: test-hmp's slow set is every machine).
+our_qtests=(pmemsave-test pmemaccess-test guest-memory-qmp-test)
+qemu_qtests=(qmp-cmd-test qmp-test test-hmp)
+qtests=("${our_qtests[@]}" "${qemu_qtests[@]}")
 module_tests=(test_pmemaccess test_paused test_libvmi_sessions test_qmp_memory
               test_server_limits test_cli)
 guest_tests=(test_guest test_vmcoreinfo test_real_clients test_demo test_drgn)
@@ -60,29 +56,35 @@ step() {
     fi
 }
 
-# qtests: each program asked for counts once, as passed only if meson ran
-# it and it passed (a program that exits 77 is a skip, one that never ran
-# a failure)
+# run_qtests SETUP TESTS...: each program asked for counts once, as passed
+# only if meson ran it and it passed (a program that exits 77 is a skip,
+# one that never ran a failure).  SETUP is meson's test setup: "slow"
+# runs the g_test_slow() cases too.
 run_qtests() {
-    local names=() t json
+    local setup=$1 names=() t json
+    shift
 
-    for t in "${qtests[@]}"; do
+    for t; do
         names+=("qtest-x86_64/$t")
     done
-    echo "== [$BASE] qtests: ${qtests[*]}"
+    echo "== [$BASE] qtests ($setup): $*"
+    rm -f "$objdir"/meson-logs/testlog*.json
     (cd "$objdir" && "$MESON" test --no-rebuild --print-errorlogs \
-        "${names[@]}") 2>&1 | tail -n 20
-    json=$objdir/meson-logs/testlog.json
+        --setup "$setup" "${names[@]}") 2>&1 | tail -n 20
+    json=$(ls "$objdir"/meson-logs/testlog*.json 2>/dev/null | head -n 1)
     for t in "${names[@]}"; do
         case $(/usr/bin/python3 - "$json" "$t" <<'PY'
 import json, sys
 result = "MISSING"
-with open(sys.argv[1]) as f:
-    for line in f:
-        test = json.loads(line)
-        # meson 1.7 names it "SUITE / NAME", 1.0 "NAME"
-        if test["name"].split(" / ")[-1] == sys.argv[2]:
-            result = test["result"]
+try:
+    with open(sys.argv[1]) as f:
+        for line in f:
+            test = json.loads(line)
+            # meson 1.7 names it "SUITE / NAME", 1.0 "NAME"
+            if test["name"].split(" / ")[-1] == sys.argv[2]:
+                result = test["result"]
+except OSError:
+    pass
 print(result)
 PY
         ) in
@@ -144,7 +146,8 @@ check_base() {
         return
     fi
     echo "-- [$BASE] build: $(took $start) (fetch, configure, build)"
-    run_qtests
+    run_qtests slow "${our_qtests[@]}"
+    run_qtests quick "${qemu_qtests[@]}"
     mkdir -p "$bbuild/clients"
     step "clients/c: libpmemaccess-client against the patched QEMU" \
         make -s -C "$top/clients/c" O="$bbuild/clients" \

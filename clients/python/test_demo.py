@@ -121,5 +121,33 @@ class DemoTest(unittest.TestCase):
                          r"consistent")
 
 
+class DemoDrgnTest(unittest.TestCase):
+    """./run --drgn: after the demo, drgn's prompt on the last guest,
+    which is still running.  The prompt's input comes from stdin."""
+
+    def test_prompt_on_the_demo_guest(self):
+        tmp = tempfile.mkdtemp(prefix="qemu-vmi-demo-drgn-")
+        self.addCleanup(shutil.rmtree, tmp)
+        result = subprocess.run(
+            [DEMO, "--quick", "--kaslr", "off", "--serial-dir", tmp,
+             "--drgn"], capture_output=True, text=True, timeout=600,
+            input="print('release', prog['init_uts_ns'].name.release"
+                  ".string_().decode())\n"
+                  "print('pid1', find_task(prog, 1).comm.string_()"
+                  ".decode())\n")
+        self.assertEqual(result.returncode, 0, result.stdout +
+                         result.stderr)
+        self.assertIn("4. drgn on this guest", result.stdout)
+        lines = [line.replace(">>> ", "")
+                 for line in result.stdout.split("\n")]
+        serial = os.path.join(tmp, "serial-kaslr-off.log")
+        self.assertIn("release " + serial_values(serial, "GUEST-UNAME-R")[0],
+                      lines)
+        self.assertIn("pid1 init", lines)
+        # the prompt ran before the guest stopped: the demo's verdict last
+        self.assertLess(result.stdout.index("release "),
+                        result.stdout.index("vmi-demo: everything"))
+
+
 if __name__ == "__main__":
     unittest.main()
