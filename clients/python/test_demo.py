@@ -137,7 +137,7 @@ class DemoDrgnTest(unittest.TestCase):
                   ".decode())\n")
         self.assertEqual(result.returncode, 0, result.stdout +
                          result.stderr)
-        self.assertIn("4. drgn on this guest", result.stdout)
+        self.assertIn("6. drgn on this guest", result.stdout)
         lines = [line.replace(">>> ", "")
                  for line in result.stdout.split("\n")]
         serial = os.path.join(tmp, "serial-kaslr-off.log")

@@ -5,6 +5,8 @@
  * would reach MMIO regions too, with device side effects and the BQL
  * taken; here every range is first translated in the current memory map
  * (under RCU, without the BQL) and refused unless it is RAM or ROM.
+ * RAM that a RamDiscardManager (virtio-mem) has discarded is not RAM to
+ * us either: reading it would populate it again.
  *
  * Copyright (c) 2026 The qemu-vmi authors
  *
@@ -34,6 +36,44 @@ bool pmemaccess_region_writable(MemoryRegion *mr)
 }
 
 /*
+ * How many of the @len bytes at offset @offset of @mr, a region
+ * pmemaccess_region_readable() accepts, are populated: all of them,
+ * unless a RamDiscardManager has discarded some.  Dump and migration skip
+ * discarded memory too: it holds no data, and touching it allocates it
+ * again (a shared memfd would grow by what was read).
+ *
+ * virtio-mem plugs and unplugs blocks with the BQL held, and these checks
+ * run without it; a read that races with an unplug of the block it reads
+ * may still touch it, once, as a guest access at that moment would.
+ */
+uint64_t pmemaccess_region_populated(MemoryRegion *mr, hwaddr offset,
+                                     uint64_t len)
+{
+    RamDiscardManager *rdm = memory_region_get_ram_discard_manager(mr);
+    MemoryRegionSection s = { .mr = mr };
+    uint64_t granularity, done, l;
+
+    if (!rdm || !len) {
+        return len;
+    }
+    s.offset_within_region = offset;
+    s.size = int128_make64(len);
+    if (ram_discard_manager_is_populated(rdm, &s)) {
+        return len;
+    }
+    granularity = ram_discard_manager_get_min_granularity(rdm, mr);
+    for (done = 0; done < len; done += l) {
+        s.offset_within_region = offset + done;
+        l = MIN(len - done, granularity - (offset + done) % granularity);
+        s.size = int128_make64(l);
+        if (!ram_discard_manager_is_populated(rdm, &s)) {
+            break;
+        }
+    }
+    return done;
+}
+
+/*
  * Read (@buf != NULL), or only check (@buf == NULL), @len bytes of
  * guest-physical memory at @addr.
  */
@@ -44,7 +84,7 @@ static uint32_t phys_access(uint64_t addr, void *buf, uint64_t len,
 
     RCU_READ_LOCK_GUARD();
     while (len) {
-        hwaddr xlat, l = len;
+        hwaddr xlat, l = len, populated;
         MemoryRegion *mr;
 
         mr = address_space_translate(&address_space_memory, addr, &xlat, &l,
@@ -55,6 +95,11 @@ static uint32_t phys_access(uint64_t addr, void *buf, uint64_t len,
             if (is_write && pmemaccess_region_readable(mr)) {
                 return PMEMACCESS_V2_EPERM;
             }
+            return PMEMACCESS_V2_ENOTRAM;
+        }
+        populated = pmemaccess_region_populated(mr, xlat, l);
+        if (populated < l) {
+            *fail_addr = addr + populated;
             return PMEMACCESS_V2_ENOTRAM;
         }
         if (p) {
@@ -118,7 +163,10 @@ void *pmemaccess_mem_map(uint64_t addr, uint64_t len, uint64_t *contiguous)
     if (!pmemaccess_region_readable(mr)) {
         return NULL;
     }
-    *contiguous = l;
+    *contiguous = pmemaccess_region_populated(mr, xlat, l);
+    if (!*contiguous) {
+        return NULL;
+    }
     return (uint8_t *)memory_region_get_ram_ptr(mr) + xlat;
 }
 

@@ -265,6 +265,15 @@ static bool live_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
         return false;
     }
     map_range_init(&r, start, len, mr);
+    if (memory_region_has_ram_discard_manager(mr)) {
+        /*
+         * virtio-mem: a client's reads through a mapping would populate
+         * what the guest unplugged.  Listed, read through pmemaccess,
+         * which skips discarded blocks.
+         */
+        g_array_append_val(w->layout->ranges, r);
+        return false;
+    }
     fd = rb ? memory_region_get_fd(mr) : -1;
     if (fd < 0 || !qemu_ram_is_shared(rb)) {
         if (!current_machine->ram ||
@@ -342,7 +351,10 @@ typedef struct SnapWalk {
     Error **errp;
 } SnapWalk;
 
-/* Copy a range into a new memfd, skipping zero chunks (holes), and seal it */
+/*
+ * Copy a range into a new memfd, skipping zero chunks and what a
+ * RamDiscardManager discarded (holes, both), and seal it.
+ */
 static bool snap_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
                            hwaddr offset_in_region, void *opaque)
 {
@@ -372,8 +384,11 @@ static bool snap_add_range(Int128 start, Int128 len, const MemoryRegion *cmr,
     for (off = 0; off < r.length; off += chunk) {
         uint64_t l = MIN(chunk, r.length - off);
 
-        if (!buffer_is_zero(host + off, l) &&
-            pwrite(fd, host + off, l, off) != l) {
+        if (pmemaccess_region_populated(mr, offset_in_region + off, l) < l ||
+            buffer_is_zero(host + off, l)) {
+            continue;
+        }
+        if (pwrite(fd, host + off, l, off) != l) {
             error_setg_errno(w->errp, errno, "Cannot copy guest memory");
             close(fd);
             return true;

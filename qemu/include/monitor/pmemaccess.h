@@ -14,6 +14,8 @@
 
 bool pmemaccess_region_readable(MemoryRegion *mr);
 bool pmemaccess_region_writable(MemoryRegion *mr);
+uint64_t pmemaccess_region_populated(MemoryRegion *mr, hwaddr offset,
+                                     uint64_t len);
 
 bool pmemaccess_server_exists(const char *id, Error **errp);
 bool pmemaccess_server_allows_write_by_id(const char *id);

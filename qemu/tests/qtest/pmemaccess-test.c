@@ -1990,6 +1990,95 @@ static void wait_qemu_fds(int pid, int expected)
     g_assert_cmpint(qemu_fds(pid, &snaps), ==, expected);
 }
 
+/* --- virtio-mem --------------------------------------------------------*/
+
+/*
+ * 128 MiB of virtio-mem, all of it unplugged (no guest driver plugs any):
+ * its RamDiscardManager has discarded every block.  The backend is a
+ * shared memfd, which a read would populate again.
+ */
+static const FixtureArgs virtio_mem = {
+    .extra = "-m 1G,maxmem=2G"
+             " -object memory-backend-memfd,id=ram0,size=1G,share=on"
+             " -machine memory-backend=ram0"
+             " -object memory-backend-memfd,id=vmem0,size=128M,share=on"
+             " -device virtio-mem-pci,id=vm0,memdev=vmem0,requested-size=0"
+             "%.0s",
+};
+
+/* What QEMU has allocated of the virtio-mem memfd (128 MiB), in bytes */
+static uint64_t virtio_mem_allocated(int pid)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/fd", pid);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    int found = 0;
+    uint64_t bytes = 0;
+
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *link = g_build_filename(dir, name, NULL);
+        g_autofree char *target = g_file_read_link(link, NULL);
+        struct stat st;
+
+        if (target && strstr(target, "memfd:memory-backend-memfd") &&
+            stat(link, &st) == 0 && st.st_size == 128 * MiB) {
+            bytes = st.st_blocks * 512;
+            found++;
+        }
+    }
+    g_assert_cmpint(found, ==, 1);
+    return bytes;
+}
+
+static void test_virtio_mem_discarded(Fixture *f, gconstpointer data)
+{
+    int pid = qemu_pid(f), fd = v2_connect(f, NULL), v1 = connect_path(f->path);
+    uint64_t base, fail = 0;
+    uint8_t buf[PAT_LEN];
+    QDict *rsp;
+    MapReply m;
+    PmemAccessV2MapRange *r;
+
+    rsp = qtest_qmp(f->qts, "{ 'execute': 'qom-get', 'arguments': {"
+                    " 'path': '/machine/peripheral/vm0',"
+                    " 'property': 'memaddr' } }");
+    base = qdict_get_int(rsp, "return");
+    qobject_unref(rsp);
+    g_assert_cmpuint(virtio_mem_allocated(pid), ==, 0);
+
+    /* v2 READ, READ in the middle, v1: refused where it starts */
+    g_assert_cmpint(v2_read_flags(fd, 0, 0, base, buf, PAT_LEN, &fail), ==,
+                    PMEMACCESS_V2_ENOTRAM);
+    g_assert_cmphex(fail, ==, base);
+    g_assert_cmpint(v2_read_flags(fd, 0, 0, base + 64 * MiB + 8, buf, 16,
+                                  &fail), ==, PMEMACCESS_V2_ENOTRAM);
+    g_assert_cmphex(fail, ==, base + 64 * MiB + 8);
+    g_assert_cmpint(v1_read(v1, base, buf, PAT_LEN), ==, 0);
+    assert_qmp_error(f, "not RAM", "{ 'execute': 'read-guest-memory',"
+                     " 'arguments': { 'addr': %" PRIu64 ","
+                     " 'size': 4096 } }", base);
+
+    /* a live map lists it, with no fd: mapping it would populate it */
+    pmemmap_ok(f, "{}");
+    g_assert_cmpint(v2_map(fd, &m), ==, 0);
+    r = map_find(&m, base);
+    g_assert_nonnull(r);
+    g_assert_cmpuint(r->fd_index, ==, PMEMACCESS_V2_MAP_NO_FD);
+    g_assert_true(g_str_has_suffix(r->name, "vmem0"));   /* its RAM block */
+    map_close(&m);
+    qtest_qmp_assert_success(f->qts, "{ 'execute': 'pmemunmap' }");
+
+    /* a snapshot skips it: holes, and nothing read */
+    pmemmap_ok(f, "{ 'mode': 'snapshot' }");
+    g_assert_cmpuint(virtio_mem_allocated(pid), ==, 0);
+
+    /* the rest of guest RAM reads as before */
+    g_assert_cmpint(v2_read(fd, LOW_ADDR, buf, PAT_LEN), ==, 0);
+    g_assert_cmpmem(buf, PAT_LEN, f->low, PAT_LEN);
+    close(v1);
+    close(fd);
+}
+
 static void test_map_snapshot(Fixture *f, gconstpointer data)
 {
     int pid = qemu_pid(f), snaps, before, during, fd;
@@ -2252,6 +2341,7 @@ int main(int argc, char **argv)
     add("map/writable-untaken", &memfd_ram_writable,
         test_map_writable_untaken);
     add("map/unwatched", &memfd_ram, test_map_unwatched);
+    add("virtio-mem/discarded", &virtio_mem, test_virtio_mem_discarded);
 
     return g_test_run();
 }
