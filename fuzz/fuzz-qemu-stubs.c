@@ -1,7 +1,9 @@
 /*
  * What pmemaccess's client, memory and page-walk code need from the rest
  * of QEMU, for the fuzz target: a small fake guest-physical address space
- * (RAM, ROM, RAM above 4 GiB, nothing else), QIOChannel over a plain fd,
+ * (RAM, ROM, RAM above 4 GiB whose odd 4 KiB blocks are discarded, as
+ * virtio-mem discards unplugged blocks, nothing else), QIOChannel over a
+ * plain fd,
  * and no-op locks, RCU, tracing and vCPU pausing.
  *
  * Copyright (c) 2026 The qemu-vmi authors
@@ -42,6 +44,40 @@ static FakeRegion regions[] = {
 };
 static MemoryRegion unassigned;
 static FlatView flatview;
+
+/* RAM above 4 GiB has a RamDiscardManager: its odd blocks are discarded */
+#define FAKE_DISCARD_BLOCK  (4 * KiB)
+static char fake_rdm;
+
+RamDiscardManager *memory_region_get_ram_discard_manager(MemoryRegion *mr)
+{
+    return mr == &regions[1].mr ? (RamDiscardManager *)&fake_rdm : NULL;
+}
+
+uint64_t ram_discard_manager_get_min_granularity(const RamDiscardManager *rdm,
+                                                 const MemoryRegion *mr)
+{
+    g_assert(rdm == (RamDiscardManager *)&fake_rdm);
+    return FAKE_DISCARD_BLOCK;
+}
+
+bool ram_discard_manager_is_populated(const RamDiscardManager *rdm,
+                                      const MemoryRegionSection *section)
+{
+    uint64_t first = section->offset_within_region / FAKE_DISCARD_BLOCK;
+    uint64_t end = section->offset_within_region +
+                   int128_get64(section->size);
+
+    g_assert(rdm == (RamDiscardManager *)&fake_rdm);
+    g_assert(int128_get64(section->size) > 0);
+    g_assert(end <= regions[1].size);
+    for (; first * FAKE_DISCARD_BLOCK < end; first++) {
+        if (first & 1) {
+            return false;
+        }
+    }
+    return true;
+}
 AddressSpace address_space_memory = { .current_map = &flatview };
 bool fuzz_write_allowed;
 
