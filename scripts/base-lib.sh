@@ -55,6 +55,42 @@ else
     fi
 fi
 
+# qemu_configure_options ARRAY: our configure options into ARRAY.  Default
+# devices stay in: QEMU's own monitor tests (test-hmp) start every machine
+# with its default devices.  KVM is in, as users run KVM guests
+# (--without-default-features turns it off).  7.2 takes Debian's meson;
+# 10.x finds the newer one on PYTHONPATH.
+qemu_configure_options() {
+    local -n _opts=$1
+    _opts=(
+        --target-list=x86_64-softmmu
+        --without-default-features
+        --enable-kvm
+        --disable-docs
+        --disable-install-blobs
+        ${QEMU_EXTRA_CONFIGURE:-}
+    )
+    [ "$QEMU_MESON" = backports ] || _opts+=(--meson=meson)
+}
+
+# link_firmware OBJDIR: the firmware a QEMU run from build directory OBJDIR
+# looks for.  Stripped from Debian's source, it comes from Debian's seabios,
+# qemu-system-data and ipxe-qemu (NIC option ROMs) packages.  Only
+# firmware: the bundle has its own trace-events-all, keymaps and so on,
+# and where Debian's QEMU is installed (qemu-system-common) /usr/share/qemu
+# has files of those names too.
+link_firmware() {
+    local fw=$1/qemu-bundle/usr/local/share/qemu f
+
+    mkdir -p "$fw"
+    for f in /usr/share/seabios/* /usr/share/qemu/* /usr/lib/ipxe/qemu/*; do
+        case $f in *.bin|*.rom|*.fd|*.img) ;; *) continue ;; esac
+        [ -f "$f" ] || continue
+        [ -e "$fw/$(basename "$f")" ] || [ -L "$fw/$(basename "$f")" ] ||
+            ln -s "$f" "$fw/$(basename "$f")"
+    done
+}
+
 # base_say MESSAGE: print MESSAGE prefixed with the base, as "[10.2] ..."
 base_say() {
     echo "[$BASE] $*"

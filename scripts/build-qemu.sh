@@ -13,19 +13,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/fetch-qemu.sh"
 "$top/scripts/prepare-tree.sh"
 
-# Our configuration.  Default devices stay in: QEMU's own monitor tests
-# (test-hmp) start every machine with its default devices.  KVM is in,
-# as users run KVM guests (--without-default-features turns it off).
-config=(
-    --target-list=x86_64-softmmu
-    --without-default-features
-    --enable-kvm
-    --disable-docs
-    --disable-install-blobs
-    ${QEMU_EXTRA_CONFIGURE:-}
-)
-# 7.2 takes Debian's meson; 10.x finds the newer one on PYTHONPATH
-[ "$QEMU_MESON" = backports ] || config+=(--meson=meson)
+config=()
+qemu_configure_options config
 cfgstamp=$objdir/.qemu-vmi-configure
 if [ ! -f "$objdir/build.ninja" ] || [ "$(cat "$cfgstamp" 2>/dev/null)" != "${config[*]}" ]; then
     echo "build-qemu: configuring"
@@ -40,19 +29,7 @@ if [ ! -f "$objdir/build.ninja" ] || [ "$(cat "$cfgstamp" 2>/dev/null)" != "${co
     echo "${config[*]}" > "$cfgstamp"
 fi
 
-# Firmware: stripped from Debian's source, taken from Debian's seabios and
-# qemu-system-data and ipxe-qemu (NIC option ROMs) packages.  QEMU run from
-# its build tree looks here.  Only firmware: the bundle has its own
-# trace-events-all, keymaps and so on, and where Debian's QEMU is installed
-# (qemu-system-common) /usr/share/qemu has files of those names too.
-fw=$objdir/qemu-bundle/usr/local/share/qemu
-mkdir -p "$fw"
-for f in /usr/share/seabios/* /usr/share/qemu/* /usr/lib/ipxe/qemu/*; do
-    case $f in *.bin|*.rom|*.fd|*.img) ;; *) continue ;; esac
-    [ -f "$f" ] || continue
-    [ -e "$fw/$(basename "$f")" ] || [ -L "$fw/$(basename "$f")" ] ||
-        ln -s "$f" "$fw/$(basename "$f")"
-done
+link_firmware "$objdir"
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(qemu-system-x86_64)
