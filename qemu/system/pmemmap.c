@@ -71,7 +71,7 @@ struct PmemMap {
 
 static uint64_t generation;
 static bool ram_layout_changed;
-static bool replaying;  /* (un)registering: the listener's replay is no change */
+static bool replaying;  /* (un)registering: its replay is no change */
 
 /* Under the BQL */
 static unsigned int offers;     /* maps not yet withdrawn: listen while > 0 */
