@@ -53,10 +53,11 @@ def same_comm(ps_comm, comm):
 def frame_is(prog, frame, name):
     """Whether @frame is in function @name, as /proc/PID/stack names it:
     by its DWARF function, or, in assembly, by the nearest symbol before
-    its pc (an inner label, as entry_SYSCALL_64_after_hwframe, is no
-    symbol of its own to drgn: it lies in the one that holds the pc)."""
-    if frame.name is not None:
-        return frame.name == name
+    its pc.  An inner label, as entry_SYSCALL_64_after_hwframe, is no
+    symbol of its own to drgn: it lies in the one that holds the pc, which
+    drgn 0.0.22 does not name and newer drgn names (entry_SYSCALL_64)."""
+    if frame.name == name:
+        return True
     try:
         symbol = frame.symbol()
         label = prog.symbol(name)
