@@ -21,7 +21,9 @@ qtests=(pmemsave-test pmemaccess-test guest-memory-qmp-test qmp-cmd-test
 git -C "$repo" rev-parse -q --verify vmi >/dev/null ||
     { echo "check-commits: no exported series; run export-series.sh" >&2; exit 1; }
 mapfile -t commits < <(git -C "$repo" rev-list --reverse base..vmi)
-if [ ! -d "$work/.git" ] && [ ! -f "$work/.git" ]; then
+# a worktree of this repo (export-series.sh makes the repo anew when the
+# pin changes: then the old worktree is gone with it)
+if ! git -C "$repo" worktree list --porcelain | grep -qx "worktree $work"; then
     rm -rf "$work"
     git -C "$repo" worktree prune
     git -C "$repo" worktree add -q --detach "$work" base
@@ -29,7 +31,9 @@ fi
 
 config=()
 qemu_configure_options config
-if [ ! -f "$work/build/build.ninja" ]; then
+cfgstamp=$work/build/.qemu-vmi-configure
+if [ ! -f "$work/build/build.ninja" ] ||
+   [ "$(cat "$cfgstamp" 2>/dev/null)" != "${config[*]}" ]; then
     git -C "$work" checkout -q -f "${commits[0]}"
     # the subprojects Debian's source ships that git ignores
     rm -rf "$work/build" "$work/subprojects/keycodemapdb"
@@ -40,6 +44,7 @@ if [ ! -f "$work/build/build.ninja" ]; then
         tail -30 "$bbuild/configure-each.log" >&2
         exit 1
     }
+    echo "${config[*]}" > "$cfgstamp"
 fi
 link_firmware "$work/build"
 
@@ -59,7 +64,7 @@ for c in "${commits[@]}"; do
     start=$SECONDS
     if ! ninja -C "$work/build" "${targets[@]}" \
             > "$bbuild/series/each-build.log" 2>&1; then
-        grep -E "error|FAILED" "$bbuild/series/each-build.log" | head -20 >&2
+        grep -m 20 -E "error|FAILED" "$bbuild/series/each-build.log" >&2 || true
         echo "check-commits: [$BASE] commit $n does not build: $subject" >&2
         exit 1
     fi

@@ -61,7 +61,10 @@ class GuestVM:
             "-display", "none", "-nodefaults", "-no-reboot",
             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
         ] + list(extra_args)
-        self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL)
+        # a session of its own: Ctrl-C at a prompt (vmi-demo --drgn) goes
+        # to the prompt, not to the guest; close() stops QEMU
+        self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
         try:
             self._wait_ready()
             self.qmp = Qmp(self.qmp_path)
