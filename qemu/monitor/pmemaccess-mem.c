@@ -21,7 +21,7 @@
 #include "monitor/pmemaccess.h"
 #include "pmemaccess-int.h"
 
-/* Guest memory pmemaccess and pmemmap may read: RAM and ROM, never MMIO */
+/* Guest memory that may be read: RAM and ROM, never MMIO */
 bool pmemaccess_region_readable(MemoryRegion *mr)
 {
     return (memory_region_is_ram(mr) && !memory_region_is_ram_device(mr)) ||
