@@ -73,6 +73,30 @@ qemu_configure_options() {
     [ "$QEMU_MESON" = backports ] || _opts+=(--meson=meson)
 }
 
+# qemu_configured OBJDIR: whether OBJDIR is configured with our options
+# (configure records them in a stamp there).
+qemu_configured() {
+    local config=()
+
+    qemu_configure_options config
+    [ -f "$1/build.ninja" ] &&
+        [ "$(cat "$1/.qemu-vmi-configure" 2>/dev/null)" = "${config[*]}" ]
+}
+
+# qemu_configure OBJDIR LOG: configure the QEMU tree above OBJDIR into
+# OBJDIR, made anew, with our options; configure's output goes to LOG,
+# its tail to stderr if it fails.
+qemu_configure() {
+    local config=()
+
+    qemu_configure_options config
+    rm -rf "$1"
+    mkdir -p "$1"
+    (cd "$1" && ../configure "${config[@]}") > "$2" 2>&1 ||
+        { tail -30 "$2" >&2; return 1; }
+    echo "${config[*]}" > "$1/.qemu-vmi-configure"
+}
+
 # link_firmware OBJDIR: the firmware a QEMU run from build directory OBJDIR
 # looks for.  Stripped from Debian's source, it comes from Debian's seabios,
 # qemu-system-data and ipxe-qemu (NIC option ROMs) packages.  Only

@@ -13,20 +13,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/fetch-qemu.sh"
 "$top/scripts/prepare-tree.sh"
 
-config=()
-qemu_configure_options config
-cfgstamp=$objdir/.qemu-vmi-configure
-if [ ! -f "$objdir/build.ninja" ] || [ "$(cat "$cfgstamp" 2>/dev/null)" != "${config[*]}" ]; then
+if ! qemu_configured "$objdir"; then
     echo "build-qemu: configuring"
-    rm -rf "$objdir"
-    mkdir -p "$objdir"
     log=$bbuild/configure-${QEMU_BUILD_NAME:-build}.log
-    (cd "$objdir" && ../configure "${config[@]}") > "$log" 2>&1 || {
-        tail -30 "$log" >&2
-        echo "build-qemu: configure failed, see $log" >&2
-        exit 1
-    }
-    echo "${config[*]}" > "$cfgstamp"
+    qemu_configure "$objdir" "$log" ||
+        { echo "build-qemu: configure failed, see $log" >&2; exit 1; }
 fi
 
 link_firmware "$objdir"

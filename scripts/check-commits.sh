@@ -29,22 +29,12 @@ if ! git -C "$repo" worktree list --porcelain | grep -qx "worktree $work"; then
     git -C "$repo" worktree add -q --detach "$work" base
 fi
 
-config=()
-qemu_configure_options config
-cfgstamp=$work/build/.qemu-vmi-configure
-if [ ! -f "$work/build/build.ninja" ] ||
-   [ "$(cat "$cfgstamp" 2>/dev/null)" != "${config[*]}" ]; then
+if ! qemu_configured "$work/build"; then
     git -C "$work" checkout -q -f "${commits[0]}"
     # the subprojects Debian's source ships that git ignores
-    rm -rf "$work/build" "$work/subprojects/keycodemapdb"
+    rm -rf "$work/subprojects/keycodemapdb"
     cp -a -n "$pristine/subprojects/." "$work/subprojects/"
-    mkdir -p "$work/build"
-    (cd "$work/build" && ../configure "${config[@]}") \
-        > "$bbuild/configure-each.log" 2>&1 || {
-        tail -30 "$bbuild/configure-each.log" >&2
-        exit 1
-    }
-    echo "${config[*]}" > "$cfgstamp"
+    qemu_configure "$work/build" "$bbuild/configure-each.log" || exit 1
 fi
 link_firmware "$work/build"
 
