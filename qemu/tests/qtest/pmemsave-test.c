@@ -149,13 +149,14 @@ static void assert_big_dump(Fixture *f, const char *path)
     close(fd);
 }
 
-static void assert_low_dump(Fixture *f, const char *path)
+/* @path holds exactly the PATTERN_LEN bytes of @pattern */
+static void assert_pattern_dump(const char *path, const uint8_t *pattern)
 {
     g_autofree char *contents = NULL;
     size_t len;
 
     g_assert_true(g_file_get_contents(path, &contents, &len, NULL));
-    g_assert_cmpmem(contents, len, f->low, PATTERN_LEN);
+    g_assert_cmpmem(contents, len, pattern, PATTERN_LEN);
 }
 
 static void test_hmp_low(Fixture *f, gconstpointer data)
@@ -167,14 +168,14 @@ static void test_hmp_low(Fixture *f, gconstpointer data)
     out = qtest_hmp(f->qts, "pmemsave 0x%" PRIx64 " 4096 \"%s\"",
                     (uint64_t)LOW_BASE, p);
     g_assert_cmpstr(out, ==, "");
-    assert_low_dump(f, p);
+    assert_pattern_dump(p, f->low);
 
     /* memsave goes through CPU 0, in real mode: virtual == physical */
     g_free(out);
     out = qtest_hmp(f->qts, "memsave 0x%" PRIx64 " 4096 \"%s\"",
                     (uint64_t)LOW_BASE, v);
     g_assert_cmpstr(out, ==, "");
-    assert_low_dump(f, v);
+    assert_pattern_dump(v, f->low);
 }
 
 static void test_hmp_above_4g(Fixture *f, gconstpointer data)
@@ -207,18 +208,6 @@ static void test_hmp_size_suffix_big(Fixture *f, gconstpointer data)
     assert_big_dump(f, p);
 }
 
-static void assert_head_dump(Fixture *f, const char *path)
-{
-    g_autofree char *contents = NULL;
-    size_t len;
-    struct stat st;
-
-    g_assert_cmpint(stat(path, &st), ==, 0);
-    g_assert_cmpint(st.st_size, ==, PATTERN_LEN);
-    g_assert_true(g_file_get_contents(path, &contents, &len, NULL));
-    g_assert_cmpmem(contents, len, f->head, PATTERN_LEN);
-}
-
 static void test_hmp_size_suffix(Fixture *f, gconstpointer data)
 {
     g_autofree char *p = fixture_path(f, "p");
@@ -227,14 +216,14 @@ static void test_hmp_size_suffix(Fixture *f, gconstpointer data)
     /* A bare number stays a byte count: 4096 bytes, the head pattern */
     out = qtest_hmp(f->qts, "pmemsave 4G+4k 4096 \"%s\"", p);
     g_assert_cmpstr(out, ==, "");
-    assert_head_dump(f, p);
+    assert_pattern_dump(p, f->head);
     unlink(p);
 
     /* A suffix on the size, and arithmetic */
     g_free(out);
     out = qtest_hmp(f->qts, "pmemsave 4G+4k 2k*2 \"%s\"", p);
     g_assert_cmpstr(out, ==, "");
-    assert_head_dump(f, p);
+    assert_pattern_dump(p, f->head);
 
     /* An 'M' argument counts MiB: it takes no suffix, as before */
     g_free(out);
@@ -256,12 +245,12 @@ static void test_above_4g_page(Fixture *f, gconstpointer data)
         out = qtest_hmp(f->qts, "%s 0x%" PRIx64 " %d \"%s\"", cmds[i],
                         (uint64_t)HIGH_BASE + 4 * KiB, (int)PATTERN_LEN, h);
         g_assert_cmpstr(out, ==, "");
-        assert_head_dump(f, h);
+        assert_pattern_dump(h, f->head);
         qtest_qmp_assert_success(f->qts,
             "{ 'execute': %s, 'arguments': {"
             " 'val': %" PRIu64 ", 'size': %d, 'filename': %s } }",
             cmds[i], (uint64_t)HIGH_BASE + 4 * KiB, (int)PATTERN_LEN, q);
-        assert_head_dump(f, q);
+        assert_pattern_dump(q, f->head);
         unlink(h);
         unlink(q);
     }
