@@ -55,7 +55,8 @@ else
     fi
 fi
 
-# qemu_configure_options ARRAY: our configure options into ARRAY.  Default
+# qemu_configure_options ARRAY: our configure options into ARRAY: the
+# targets of base.conf's QEMU_TARGETS, or x86_64-softmmu alone.  Default
 # devices stay in: QEMU's own monitor tests (test-hmp) start every machine
 # with its default devices.  KVM is in, as users run KVM guests
 # (--without-default-features turns it off).  7.2 takes Debian's meson;
@@ -63,7 +64,7 @@ fi
 qemu_configure_options() {
     local -n _opts=$1
     _opts=(
-        --target-list=x86_64-softmmu
+        --target-list=${QEMU_TARGETS:-x86_64-softmmu}
         --without-default-features
         --enable-kvm
         --disable-docs

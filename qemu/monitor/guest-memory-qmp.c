@@ -39,6 +39,10 @@ static void set_access_error(uint32_t err, bool virtual, uint64_t fail_addr,
                              Error **errp)
 {
     switch (err) {
+    case PMEMACCESS_V2_EUNSUPPORTED:
+        error_setg(errp, "This target has no page-table walk: give "
+                   "guest-physical addresses (no 'root')");
+        break;
     case PMEMACCESS_V2_EFAULT:
         error_setg(errp, "Virtual address 0x%" PRIx64 " is not mapped by "
                    "the page tables at 'root'", fail_addr);
@@ -96,6 +100,7 @@ GuestMemoryData *qmp_read_guest_memory(uint64_t addr, uint64_t size,
     if (!check_range(addr, size, GUEST_MEMORY_QMP_MAX, "read", errp)) {
         return NULL;
     }
+    pmemaccess_walk_init();
     buf = g_malloc(size);
     err = pmemaccess_mem_read(&space, addr, buf, size, &fail_addr);
     if (err) {

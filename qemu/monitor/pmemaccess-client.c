@@ -32,6 +32,14 @@
 #include "pmemaccess-int.h"
 #include "trace.h"
 
+/*
+ * QEMU ignores SIGPIPE (os-posix.c); where the host has MSG_NOSIGNAL, a
+ * peer gone meanwhile does not even raise it.
+ */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
 QEMU_BUILD_BUG_ON(sizeof(PmemAccessV1Request) != 24);
 QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2ClientHello) != 16);
 QEMU_BUILD_BUG_ON(sizeof(PmemAccessV2ServerHello) != 40);

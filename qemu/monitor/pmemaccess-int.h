@@ -24,7 +24,7 @@
 typedef struct PmemAccessSpace {
     bool virtual;       /* translate through the page tables at @root */
     bool la57;          /* 5-level paging */
-    uint64_t root;      /* CR3 */
+    uint64_t root;      /* page-table root (x86: CR3) */
 } PmemAccessSpace;
 
 /* pmemaccess-mem.c: guest RAM and ROM only, never MMIO */
@@ -41,7 +41,12 @@ GArray *pmemaccess_mem_layout(uint64_t *ram_size);
 /* pmemaccess-vmcoreinfo.c: VMCOREINFO reply data, or NULL and *@err */
 GByteArray *pmemaccess_vmcoreinfo(uint32_t *err);
 
-/* pmemaccess-walk.c: x86-64 page tables, read from guest RAM */
+/*
+ * pmemaccess-walk.c: the target's page tables, read from guest RAM.
+ * pmemaccess_walk_init() is called with the BQL held before any walk;
+ * without a walk for the target, virtual reads are EUNSUPPORTED.
+ */
+void pmemaccess_walk_init(void);
 uint32_t pmemaccess_walk(const PmemAccessSpace *space, uint64_t vaddr,
                          uint64_t *paddr, uint64_t *page_left);
 

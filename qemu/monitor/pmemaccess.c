@@ -233,9 +233,13 @@ static void server_connect_timeout(void *opaque)
     }
 }
 
+/*
+ * Whether the peer runs as QEMU's user or as root.  Linux tells with
+ * SO_PEERCRED; elsewhere the socket's mode 0600 is the only check.
+ */
 static bool peer_is_trusted(QIOChannelSocket *sioc)
 {
-#ifdef SO_PEERCRED
+#ifdef CONFIG_LINUX
     struct ucred cred;
     socklen_t len = sizeof(cred);
 
@@ -516,11 +520,13 @@ static QIOChannelSocket *server_listen(PmemAccessServer *s, Error **errp)
 
     switch (addr->type) {
     case SOCKET_ADDRESS_TYPE_UNIX:
+#ifdef CONFIG_LINUX
         if (addr->u.q_unix.has_abstract && addr->u.q_unix.abstract) {
             error_setg(errp, "pmemaccess does not listen on abstract "
                        "sockets: give a path, or pass a socket");
             return NULL;
         }
+#endif
         /* socket_listen() would unlink whatever is at the path */
         if (lstat(addr->u.q_unix.path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
             error_setg(errp, "'%s' exists and is not a socket",
@@ -667,6 +673,7 @@ PmemAccessStartInfo *qmp_pmemaccess(const char *path, SocketAddress *addr,
         server_free(s);
         return NULL;
     }
+    pmemaccess_walk_init();
     qemu_thread_create(&s->accept_thread, "pmemacc-accept",
                        accept_thread, s, QEMU_THREAD_JOINABLE);
     QTAILQ_INSERT_TAIL(&servers, s, next);

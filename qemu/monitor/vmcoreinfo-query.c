@@ -19,6 +19,8 @@
 #include "qemu/cutils.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-vm-introspection.h"
+#include "hw/core/cpu.h"
+#include "hw/core/sysemu-cpu-ops.h"
 #include "hw/misc/vmcoreinfo.h"
 #include "pmemaccess-int.h"
 #include "trace.h"
@@ -26,15 +28,15 @@
 /* The largest note accepted (Linux's is one page) */
 #define VMCOREINFO_MAX_NOTE (64u << 10)
 
-/* The x86-64 kernel image mapping, __START_KERNEL_map */
-#define X86_64_START_KERNEL_MAP 0xffffffff80000000ULL
-
 static bool parse_u64(const char *text, int base, uint64_t *value)
 {
     return qemu_strtou64(text, NULL, base, value) == 0;
 }
 
-/* Pick the fields a debugger needs out of the "KEY=value" lines */
+/*
+ * Pick the fields a debugger needs out of the "KEY=value" lines.  Called
+ * with the BQL held (first_cpu).
+ */
 static void parse_fields(VmcoreinfoInfo *info, const char *text)
 {
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
@@ -74,12 +76,13 @@ static void parse_fields(VmcoreinfoInfo *info, const char *text)
         }
     }
 
-    /* x86-64: swapper_pg_dir lives in the kernel image mapping */
-    if (info->has_swapper_pg_dir && info->has_phys_base &&
-        info->swapper_pg_dir >= X86_64_START_KERNEL_MAP) {
-        info->has_page_table_root = true;
-        info->page_table_root = info->swapper_pg_dir -
-                                X86_64_START_KERNEL_MAP + info->phys_base;
+    /* Where swapper_pg_dir is in physical memory is the target's to say */
+    if (info->has_swapper_pg_dir && info->has_phys_base && first_cpu) {
+        const SysemuCPUOps *ops = CPU_GET_CLASS(first_cpu)->sysemu_ops;
+
+        info->has_page_table_root = ops->linux_page_table_root &&
+            ops->linux_page_table_root(info->swapper_pg_dir, info->phys_base,
+                                       &info->page_table_root);
     }
 }
 

@@ -227,9 +227,13 @@ typedef struct LiveWalk {
     Error **errp;
 } LiveWalk;
 
-/* A new description of @fd, read-only unless @write. */
+/*
+ * A new description of @fd, read-only unless @write.  Only Linux can
+ * reopen a descriptor with another access mode (/proc/self/fd).
+ */
 static int reopen_fd(int fd, bool write, Error **errp)
 {
+#ifdef CONFIG_LINUX
     g_autofree char *path = g_strdup_printf("/proc/self/fd/%d", fd);
     int nfd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 
@@ -237,6 +241,12 @@ static int reopen_fd(int fd, bool write, Error **errp)
         error_setg_errno(errp, errno, "Cannot reopen guest RAM's fd %d", fd);
     }
     return nfd;
+#else
+    error_setg(errp, "pmemmap needs a Linux host: guest RAM's fd is "
+               "reopened read-only through /proc/self/fd, snapshots are "
+               "memfds");
+    return -1;
+#endif
 }
 
 /*

@@ -651,14 +651,19 @@ static int v2_connect(const char *path)
     return fd;
 }
 
-/* Send a VMCOREINFO request; its error, with the data in *@data */
-static uint32_t v2_vmcoreinfo(int fd, uint16_t flags, GByteArray **data)
+/* Send a request; its error, with the data in *@data */
+static uint32_t v2_request(int fd, uint16_t type, uint16_t flags,
+                           uint64_t addr, uint64_t length, uint64_t root,
+                           GByteArray **data)
 {
     PmemAccessV2Request req = {
         .magic = cpu_to_le32(PMEMACCESS_V2_REQUEST_MAGIC),
-        .type = cpu_to_le16(PMEMACCESS_V2_VMCOREINFO),
+        .type = cpu_to_le16(type),
         .flags = cpu_to_le16(flags),
         .cookie = cpu_to_le64(42),
+        .address = cpu_to_le64(addr),
+        .length = cpu_to_le64(length),
+        .root = cpu_to_le64(root),
     };
     PmemAccessV2Reply r;
     uint64_t len;
@@ -674,6 +679,11 @@ static uint32_t v2_vmcoreinfo(int fd, uint16_t flags, GByteArray **data)
         g_assert_cmpint(recv(fd, (*data)->data, len, MSG_WAITALL), ==, len);
     }
     return le32_to_cpu(r.error);
+}
+
+static uint32_t v2_vmcoreinfo(int fd, uint16_t flags, GByteArray **data)
+{
+    return v2_request(fd, PMEMACCESS_V2_VMCOREINFO, flags, 0, 0, 0, data);
 }
 
 static void test_v2_vmcoreinfo(void)
@@ -736,14 +746,76 @@ static void test_v2_vmcoreinfo(void)
     rmdir(dir);
 }
 
+/*
+ * A target without a page-table walk (qemu-system-i386): virtual reads
+ * are refused, over QMP and pmemaccess, with physical reads going on, and
+ * vmcoreinfo has no page-table root.
+ */
+static void test_no_page_walk(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("guest-memory-qmp-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "pm.sock", NULL);
+    QTestState *qts = qtest_init(GUEST_ARGS " -device vmcoreinfo");
+    g_autoptr(GByteArray) data = NULL;
+    g_autoptr(QDict) rsp = NULL;
+    PmemAccessV2Vmcoreinfo head;
+    uint8_t a[64];
+    uint32_t size;
+    QDict *ret;
+    int fd;
+
+    fill_random(a, sizeof(a));
+    qtest_memwrite(qts, LOW_ADDR, a, sizeof(a));
+    assert_read_fails(qts, "'root': 4096", LOW_ADDR, 8,
+                      "This target has no page-table walk");
+    assert_read(qts, NULL, LOW_ADDR, a, sizeof(a));
+
+    size = put_note(qts, NOTE_ADDR, "VMCOREINFO", VMCI_TEXT);
+    publish(qts, FW_CFG_VMCOREINFO_FORMAT_ELF, size, NOTE_ADDR);
+    rsp = query_vmcoreinfo(qts);
+    ret = qdict_get_qdict(rsp, "return");
+    g_assert(ret);
+    g_assert_cmphex(get_u64(ret, "swapper-pg-dir"), ==,
+                    0xffffffff82a0a000ULL);
+    g_assert_false(qdict_haskey(ret, "page-table-root"));
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'pmemaccess',"
+                             " 'arguments': { 'path': %s } }", path);
+    fd = v2_connect(path);
+    g_assert_cmpuint(v2_request(fd, PMEMACCESS_V2_READ,
+                                PMEMACCESS_V2_FLAG_VIRTUAL, LOW_ADDR,
+                                sizeof(a), 4096, &data),
+                     ==, PMEMACCESS_V2_EUNSUPPORTED);
+    g_assert_cmpuint(data->len, ==, 0);
+    g_byte_array_unref(data);
+    /* the connection goes on */
+    g_assert_cmpuint(v2_request(fd, PMEMACCESS_V2_READ, 0, LOW_ADDR,
+                                sizeof(a), 0, &data), ==, PMEMACCESS_V2_OK);
+    g_assert_cmpmem(data->data, data->len, a, sizeof(a));
+    g_byte_array_unref(data);
+    g_assert_cmpuint(v2_vmcoreinfo(fd, 0, &data), ==, PMEMACCESS_V2_OK);
+    memcpy(&head, data->data, sizeof(head));
+    g_assert_cmphex(le32_to_cpu(head.valid) &
+                    (PMEMACCESS_V2_VMCI_SWAPPER_PG_DIR |
+                     PMEMACCESS_V2_VMCI_PAGE_TABLE_ROOT), ==,
+                    PMEMACCESS_V2_VMCI_SWAPPER_PG_DIR);
+
+    close(fd);
+    qtest_quit(qts);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
+    /* qemu-system-i386 has no page-table walk (see test_no_page_walk) */
+    bool walk = !strcmp(qtest_get_arch(), "x86_64");
+
     g_test_init(&argc, &argv, NULL);
 
     qtest_add_func("/guest-memory-qmp/read/phys", test_read_phys);
     qtest_add_func("/guest-memory-qmp/read/bounds", test_read_bounds);
     qtest_add_func("/guest-memory-qmp/read/refused", test_read_refused);
-    qtest_add_func("/guest-memory-qmp/read/virtual", test_read_virtual);
     qtest_add_func("/guest-memory-qmp/read/in-band-only",
                    test_read_in_band_only);
     qtest_add_func("/guest-memory-qmp/write/refused-by-default",
@@ -751,11 +823,17 @@ int main(int argc, char **argv)
     qtest_add_func("/guest-memory-qmp/write/allowed", test_write);
     qtest_add_func("/guest-memory-qmp/vmcoreinfo/missing",
                    test_vmcoreinfo_missing);
-    qtest_add_func("/guest-memory-qmp/vmcoreinfo/query", test_vmcoreinfo);
     qtest_add_func("/guest-memory-qmp/vmcoreinfo/partial",
                    test_vmcoreinfo_partial);
     qtest_add_func("/guest-memory-qmp/vmcoreinfo/bad", test_vmcoreinfo_bad);
-    qtest_add_func("/guest-memory-qmp/vmcoreinfo/pmemaccess-v2",
-                   test_v2_vmcoreinfo);
+    if (walk) {
+        qtest_add_func("/guest-memory-qmp/read/virtual", test_read_virtual);
+        qtest_add_func("/guest-memory-qmp/vmcoreinfo/query",
+                       test_vmcoreinfo);
+        qtest_add_func("/guest-memory-qmp/vmcoreinfo/pmemaccess-v2",
+                       test_v2_vmcoreinfo);
+    } else {
+        qtest_add_func("/guest-memory-qmp/no-page-walk", test_no_page_walk);
+    }
     return g_test_run();
 }
