@@ -2,8 +2,10 @@
 # The tests, on every QEMU base (or on $BASE alone when it is given).
 #
 # On each base: build, our qtests and QEMU's own monitor qtests (meson
-# test), the C client tests, the Python module tests (including the
-# counting-BIOS guest under TCG and KVM).  On the newest base (or on
+# test; on the newest base also guest-memory-qmp-test on qemu-system-i386,
+# a target without a page-table walk), the C client tests, the Python
+# module tests (including the counting-BIOS guest under TCG and KVM), a
+# compile of the series without CONFIG_LINUX.  On the newest base (or on
 # $BASE): the real Debian guest (demo, real clients, vmcoreinfo, drgn),
 # the benchmarks' quick runs, the sanitized QEMU and the stress run; on
 # the newest base only, the series export with checkpatch, a build and
@@ -166,6 +168,8 @@ check_base() {
             QEMU="$objdir/qemu-system-x86_64" check
     python_tests "clients/python: module, CLI, running guest (TCG, KVM)" \
         "${module_tests[@]}"
+    step "portability: the series compiles without CONFIG_LINUX" \
+        "$top/scripts/check-portability.sh"
 
     if [ "$BASE" != "$full" ]; then
         echo "-- [$BASE] all steps: $(took $base_start)"
