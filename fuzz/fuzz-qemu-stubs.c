@@ -2,9 +2,9 @@
  * What pmemaccess's client, memory and page-walk code need from the rest
  * of QEMU, for the fuzz target: a small fake guest-physical address space
  * (RAM, ROM, RAM above 4 GiB whose odd 4 KiB blocks are discarded, as
- * virtio-mem discards unplugged blocks, nothing else), QIOChannel over a
- * plain fd,
- * and no-op locks, RCU, tracing and vCPU pausing.
+ * virtio-mem discards unplugged blocks, nothing else), one CPU whose class
+ * has x86-64's page walk, QIOChannel over a plain fd, and no-op locks,
+ * RCU, tracing and vCPU pausing.
  *
  * Copyright (c) 2026 The qemu-vmi authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -25,8 +25,41 @@
 #include "system/pmemmap.h"
 #include "qemu/module.h"
 #include "qemu/log.h"
+#include "hw/core/cpu.h"
+#include "hw/core/sysemu-cpu-ops.h"
 #include "../qemu/monitor/pmemaccess-int.h"
 #include "fuzz-qemu-stubs.h"
+
+/* --- the machine's CPU: x86-64's page walk (target/i386/introspection.c) -*/
+
+PageTableWalkFunc x86_cpu_walk_page_tables;
+
+static const SysemuCPUOps fake_sysemu_ops = {
+    .walk_page_tables = x86_cpu_walk_page_tables,
+};
+static CPUClass fake_cpu_class = { .sysemu_ops = &fake_sysemu_ops };
+static CPUState fake_cpu;
+CPUTailQ cpus_queue = QTAILQ_HEAD_INITIALIZER(cpus_queue);
+
+ObjectClass *object_get_class(Object *obj)
+{
+    return obj->class;
+}
+
+ObjectClass *object_class_dynamic_cast_assert(ObjectClass *class,
+                                              const char *typename,
+                                              const char *file, int line,
+                                              const char *func)
+{
+    return class;
+}
+
+void fuzz_cpu_init(void)
+{
+    OBJECT(&fake_cpu)->class = (ObjectClass *)&fake_cpu_class;
+    QTAILQ_INSERT_TAIL(&cpus_queue, &fake_cpu, node);
+    pmemaccess_walk_init();
+}
 
 /* --- the fake guest-physical address space ------------------------------*/
 

@@ -14,6 +14,9 @@
 #define FUZZ_ROM            0xffff0000ULL       /* ROM below 4 GiB */
 #define FUZZ_ROM_SIZE       (64 * KiB)
 
+/* Make the fake CPU the machine's, so that virtual reads walk. */
+void fuzz_cpu_init(void);
+
 /* Fill the fake RAM and ROM with their initial pattern again. */
 void fuzz_memory_reset(void);
 

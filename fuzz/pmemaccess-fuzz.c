@@ -3,7 +3,8 @@
  * protocol versions, as QEMU runs them.
  *
  * The real client code (monitor/pmemaccess-client.c), guest memory access
- * (pmemaccess-mem.c) and page walker (pmemaccess-walk.c) are built with
+ * (pmemaccess-mem.c) and page walk (pmemaccess-walk.c, and x86-64's in
+ * target/i386/introspection.c) are built with
  * ASan and UBSan; fuzz-qemu-stubs.c stands in for the rest of QEMU with a
  * small fake guest-physical space.  Each input is one connection: its
  * first byte sets the server's write policy (bit 0), the rest is what the
@@ -55,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sem_init(&drain_start, 0, 0);
         sem_init(&drain_done, 0, 0);
         pthread_create(&drainer, NULL, drain, NULL);
+        fuzz_cpu_init();
     }
     if (size < 1 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
         return 0;
