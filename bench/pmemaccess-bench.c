@@ -790,7 +790,7 @@ int main(int argc, char **argv)
     goal("patched pmemsave 4 KiB / v2 READ 8 B", psave[0].p50 / read8.p50,
          ">=", 1);
     if (have_stock) {
-        goal("stock query-status / patched (QMP input, patch 0012)",
+        goal("stock query-status / patched (QMP input, patch 0014)",
              status[1].p50 / status[0].p50, ">=", 1);
     }
 
