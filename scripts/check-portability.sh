@@ -5,8 +5,11 @@
 # Linux (SO_PEERCRED, /proc/self/fd, UnixSocketAddress's 'abstract',
 # which QAPI generates under CONFIG_LINUX) must then be behind
 # CONFIG_LINUX, or the compile fails.  The host's headers stay Linux's:
-# this checks the series' conditionals, not another libc.  (Windows
-# builds none of the server: meson and QAPI keep it to CONFIG_POSIX.)
+# this checks the series' conditionals, not another libc, and it
+# compiles without linking.  Windows is not checked here: there the
+# server is left out by meson, QAPI 'if' and the .hx files, and
+# pmemaccess_cleanup() is an inline stub; no Windows toolchain with
+# glib can be had on this machine.
 #
 #   BASE=10.2 scripts/check-portability.sh
 set -euo pipefail
@@ -24,9 +27,9 @@ files=(monitor/pmemaccess.c monitor/pmemaccess-client.c
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/shadow"
-sed -E 's/^#define (CONFIG_LINUX|CONFIG_LINUX_MAGIC_H|CONFIG_MEMFD|CONFIG_EVENTFD|CONFIG_INOTIFY1?)( .*)?$/#undef \1/' \
+sed -E 's/^#define (CONFIG_LINUX|CONFIG_LINUX_MAGIC_H|CONFIG_MEMFD|CONFIG_EVENTFD|CONFIG_INOTIFY1?)([[:space:]].*)?$/#undef \1/' \
     "$objdir/config-host.h" > "$work/shadow/config-host.h"
-grep -q '^#define CONFIG_LINUX$' "$work/shadow/config-host.h" &&
+grep -Eq '^#define CONFIG_LINUX([[:space:]]|$)' "$work/shadow/config-host.h" &&
     { echo "check-portability: CONFIG_LINUX still defined" >&2; exit 1; }
 
 /usr/bin/python3 - "$objdir" "$work" "${files[@]}" <<'PY'

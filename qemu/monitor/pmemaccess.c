@@ -234,12 +234,13 @@ static void server_connect_timeout(void *opaque)
 }
 
 /*
- * Whether the peer runs as QEMU's user or as root.  Linux tells with
- * SO_PEERCRED; elsewhere the socket's mode 0600 is the only check.
+ * Whether the peer runs as QEMU's user or as root: Linux tells with
+ * SO_PEERCRED, the BSDs and macOS with getpeereid().  Elsewhere the
+ * socket's mode 0600 is the only check.
  */
 static bool peer_is_trusted(QIOChannelSocket *sioc)
 {
-#ifdef CONFIG_LINUX
+#if defined(CONFIG_LINUX)
     struct ucred cred;
     socklen_t len = sizeof(cred);
 
@@ -247,6 +248,14 @@ static bool peer_is_trusted(QIOChannelSocket *sioc)
         return false;
     }
     return cred.uid == 0 || cred.uid == geteuid();
+#elif defined(CONFIG_BSD) || defined(CONFIG_DARWIN)
+    uid_t uid;
+    gid_t gid;
+
+    if (getpeereid(sioc->fd, &uid, &gid) < 0) {
+        return false;
+    }
+    return uid == 0 || uid == geteuid();
 #else
     return true;
 #endif

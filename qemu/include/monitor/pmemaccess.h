@@ -27,7 +27,16 @@ bool pmemaccess_server_allows_write_by_id(const char *id);
 bool pmemaccess_server_offer_map(const char *id, PmemMap *map,
                                  Error **errp);
 
-/* Stop every server, and wait for their clients (qemu_cleanup()) */
+/*
+ * Stop every server, and wait for their clients (qemu_cleanup()).  The
+ * server is built on POSIX hosts only: elsewhere there is none to stop.
+ */
+#ifdef CONFIG_POSIX
 void pmemaccess_cleanup(void);
+#else
+static inline void pmemaccess_cleanup(void)
+{
+}
+#endif
 
 #endif /* MONITOR_PMEMACCESS_H */

@@ -58,6 +58,10 @@ bool x86_cpu_walk_page_tables(uint64_t root, int levels, vaddr addr,
         if (!(pte & PTE_PRESENT)) {
             return false;
         }
+        /* PS is reserved in PML4 and PML5 entries: the CPU faults */
+        if (level >= 4 && (pte & PTE_PS)) {
+            return false;
+        }
         /* A PS bit ends the walk in a PDPT (1 GiB) or PD (2 MiB) entry */
         if (level == 1 || ((level == 2 || level == 3) && (pte & PTE_PS))) {
             uint64_t page_size = 1ULL << shift;

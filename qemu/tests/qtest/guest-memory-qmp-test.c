@@ -794,6 +794,7 @@ static void test_no_page_walk(void)
     g_assert_cmpmem(data->data, data->len, a, sizeof(a));
     g_byte_array_unref(data);
     g_assert_cmpuint(v2_vmcoreinfo(fd, 0, &data), ==, PMEMACCESS_V2_OK);
+    g_assert_cmpuint(data->len, >=, sizeof(head));
     memcpy(&head, data->data, sizeof(head));
     g_assert_cmphex(le32_to_cpu(head.valid) &
                     (PMEMACCESS_V2_VMCI_SWAPPER_PG_DIR |

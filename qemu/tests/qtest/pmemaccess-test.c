@@ -725,7 +725,8 @@ static void test_v2_paused_concurrent(Fixture *f, gconstpointer data)
 /*
  * Page tables for the virtual-read tests, in guest RAM:
  *   PML5 0x14000: [0] and [1] -> PML4
- *   PML4 0x10000: [0] -> PDPT, [511] -> itself (recursive)
+ *   PML4 0x10000: [0] -> PDPT, [1] -> PDPT with PS (reserved),
+ *                 [511] -> itself (recursive)
  *   PDPT 0x11000: [0] -> PD, [1] 1 GiB page at 2 GiB,
  *                 [2] 1 GiB page at 5 GiB, [3] -> "table" in MMIO
  *   PD   0x12000: [2] -> PT, [3] 2 MiB page at 8 MiB
@@ -749,6 +750,7 @@ static void build_page_tables(Fixture *f)
     put_pte(f, PML5, 0, PML4 | P);
     put_pte(f, PML5, 1, PML4 | P);
     put_pte(f, PML4, 0, PDPT | P);
+    put_pte(f, PML4, 1, PDPT | P | PS);
     put_pte(f, PML4, 511, PML4 | P);
     put_pte(f, PDPT, 0, PD | P);
     put_pte(f, PDPT, 1, (2 * GiB) | P | PS);
@@ -828,6 +830,9 @@ static void test_v2_virtual(Fixture *f, gconstpointer data)
                           &fail), ==, PMEMACCESS_V2_EFAULT);
     g_assert_cmpint(vread(fd, false, 4ULL * 512 * GiB, buf, 8, &fail), ==,
                     PMEMACCESS_V2_EFAULT);              /* empty PML4 slot */
+    g_assert_cmpint(vread(fd, false, 512 * GiB + 1 * GiB + 0x12345678, buf,
+                          8, &fail), ==,
+                    PMEMACCESS_V2_EFAULT);              /* PS in the PML4 */
 
     /* a READV of virtual segments */
     {
