@@ -168,7 +168,7 @@ check_base() {
             QEMU="$objdir/qemu-system-x86_64" check
     python_tests "clients/python: module, CLI, running guest (TCG, KVM)" \
         "${module_tests[@]}"
-    step "portability: the series compiles without CONFIG_LINUX" \
+    step "portability: compiles without CONFIG_LINUX, QAPI conditions" \
         "$top/scripts/check-portability.sh"
 
     if [ "$BASE" != "$full" ]; then
