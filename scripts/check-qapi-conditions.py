@@ -8,9 +8,15 @@ On a host where a condition is false (e.g. CONFIG_POSIX on Windows) such
 a type would still be generated, listed by query-qmp-schema and never
 used.  The check loads QEMU's whole schema with QEMU's own QAPI parser,
 takes every unconditional command and event as a root, follows type
-references (skipping conditional members and branches) and reports each
-unconditional definition of MODULE (vm-introspection.json by default)
-that no root reaches.  It exits 1 if there is one.
+references through unconditional definitions, members and branches, and
+reports each unconditional definition of MODULE (vm-introspection.json
+by default) that no root reaches.  It also reports an unconditional
+definition that refers to a conditional one: that fails to compile
+where the condition is false.  It exits 1 if it reports anything.
+
+An unconditional event only sent by conditional C code is a root like
+any other event: the schema cannot tell, so such an event needs its
+'if' by hand (PMEMMAP_LAYOUT_CHANGED is sent by POSIX-only pmemmap.c).
 """
 import os
 import sys
@@ -22,7 +28,7 @@ def unconditional(ent):
 
 
 def references(ent):
-    """The types @ent refers to when all conditions are false."""
+    """The types @ent refers to, but through conditional members."""
     refs = []
     for attr in ('arg_type', 'ret_type', 'element_type', 'base'):
         typ = getattr(ent, attr, None)
@@ -49,10 +55,16 @@ def main():
     module = sys.argv[2] if len(sys.argv) == 3 else 'vm-introspection.json'
     sys.path.insert(0, os.path.join(src, 'scripts'))
     # pylint: disable=import-outside-toplevel
+    from qapi.error import QAPIError
     from qapi.schema import (QAPISchema, QAPISchemaCommand,
                              QAPISchemaEvent)
 
-    schema = QAPISchema(os.path.join(src, 'qapi', 'qapi-schema.json'))
+    try:
+        schema = QAPISchema(os.path.join(src, 'qapi', 'qapi-schema.json'))
+    except QAPIError as err:
+        sys.exit('check-qapi-conditions: %s' % err)
+    # The visitor's callbacks changed their arguments between QEMU 7.2
+    # and 10.2; the entity list and its attributes did not.
     entities = [e for e in schema._entity_list      # pylint: disable=W0212
                 if getattr(e, 'name', None)]
     roots = [e for e in entities
@@ -66,7 +78,8 @@ def main():
         if ent.name in reached:
             continue
         reached.add(ent.name)
-        todo.extend(references(ent))
+        if unconditional(ent):
+            todo.extend(references(ent))
 
     ours = [e for e in entities
             if e.info and os.path.basename(e.info.fname) == module
@@ -75,10 +88,16 @@ def main():
     for e in orphans:
         print('%s: %s is unconditional, but only conditional commands or '
               'events use it: give it their \'if\'' % (e.info.fname, e.name))
+    broken = [(e, r) for e in entities if unconditional(e)
+              and e.info and os.path.basename(e.info.fname) == module
+              for r in references(e) if not unconditional(r)]
+    for e, r in broken:
+        print('%s: %s is unconditional, but refers to %s, which is not'
+              % (e.info.fname, e.name, r.name))
     print('check-qapi-conditions: %d unconditional definitions of %s, '
-          '%d used by nothing unconditional'
-          % (len(ours), module, len(orphans)))
-    sys.exit(1 if orphans else 0)
+          '%d used by nothing unconditional, %d using conditional ones'
+          % (len(ours), module, len(orphans), len(broken)))
+    sys.exit(1 if orphans or broken else 0)
 
 
 if __name__ == '__main__':
