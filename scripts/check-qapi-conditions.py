@@ -28,7 +28,7 @@ def unconditional(ent):
 
 
 def references(ent):
-    """The types @ent refers to, but through conditional members."""
+    """The types @ent refers to, except through conditional members."""
     refs = []
     for attr in ('arg_type', 'ret_type', 'element_type', 'base'):
         typ = getattr(ent, attr, None)
