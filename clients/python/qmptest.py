@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Copyright (c) 2026 The qemu-vmi authors
-"""The tests' QMP client: JSON lines over a UNIX socket, events skipped.
+"""The tests' QMP client: JSON lines over a UNIX socket, events skipped;
+and the names of the QEMU process's threads.
 
 Not a test module itself, so unittest finds no tests through it.
 """
@@ -11,6 +12,20 @@ import os
 import socket
 import tempfile
 import time
+
+
+def thread_names(pid):
+    """{thread id: name} of process @pid's threads (QEMU names its own
+    with -name debug-threads=on); a thread that ends meanwhile is left
+    out."""
+    names = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                names[tid] = f.read().strip()
+        except FileNotFoundError:
+            pass
+    return names
 
 
 def connect_unix(path):

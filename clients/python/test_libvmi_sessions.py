@@ -35,7 +35,7 @@ import unittest
 
 import qemubuild
 from pmemaccess import Client
-from qmptest import Qmp
+from qmptest import Qmp, thread_names
 from test_paused import counting_bios
 
 QEMU = qemubuild.BINARY
@@ -137,14 +137,8 @@ class LibvmiSessionsTest(unittest.TestCase):
 
     def server_threads(self):
         """QEMU's pmemaccess threads (named, with -name debug-threads=on)"""
-        names = []
-        for tid in os.listdir("/proc/%d/task" % self.qemu.pid):
-            try:
-                with open("/proc/%d/task/%s/comm" % (self.qemu.pid, tid)) as f:
-                    names.append(f.read().strip())
-            except FileNotFoundError:       # the thread has just ended
-                pass
-        return [n for n in names if n.startswith("pmemacc")]
+        return [n for n in thread_names(self.qemu.pid).values()
+                if n.startswith("pmemacc")]
 
     # --- what the tool does ---------------------------------------------
 

@@ -22,7 +22,7 @@ import time
 import unittest
 
 import qemubuild
-from qmptest import Qmp
+from qmptest import Qmp, thread_names
 
 QEMU = qemubuild.BINARY
 NOFILE = 64
@@ -42,12 +42,10 @@ def v1_read8(sock, addr):
 
 def thread_cpu_seconds(pid, comm):
     """CPU time (user + system) of @pid's thread named @comm."""
-    for tid in os.listdir("/proc/%d/task" % pid):
-        base = "/proc/%d/task/%s/" % (pid, tid)
-        with open(base + "comm") as f:
-            if f.read().strip() != comm:
-                continue
-        with open(base + "stat") as f:
+    for tid, name in thread_names(pid).items():
+        if name != comm:
+            continue
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
             fields = f.read().rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     raise AssertionError("QEMU has no thread %r" % comm)
