@@ -81,15 +81,14 @@ def main():
         if unconditional(ent):
             todo.extend(references(ent))
 
-    ours = [e for e in entities
-            if e.info and os.path.basename(e.info.fname) == module
-            and not e.is_implicit() and unconditional(e)]
+    mine = [e for e in entities
+            if e.info and os.path.basename(e.info.fname) == module]
+    ours = [e for e in mine if not e.is_implicit() and unconditional(e)]
     orphans = [e for e in ours if e.name not in reached]
     for e in orphans:
         print('%s: %s is unconditional, but only conditional commands or '
               'events use it: give it their \'if\'' % (e.info.fname, e.name))
-    broken = [(e, r) for e in entities if unconditional(e)
-              and e.info and os.path.basename(e.info.fname) == module
+    broken = [(e, r) for e in mine if unconditional(e)
               for r in references(e) if not unconditional(r)]
     for e, r in broken:
         print('%s: %s is unconditional, but refers to %s, which is not'
